@@ -1,0 +1,41 @@
+# skeg_library(NAME <target> SRCS ... [DEPS ...])
+#   One static library per module directory. Include root is src/.
+function(skeg_library)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(${ARG_NAME} STATIC ${ARG_SRCS})
+  target_include_directories(${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  if(ARG_DEPS)
+    target_link_libraries(${ARG_NAME} PUBLIC ${ARG_DEPS})
+  endif()
+endfunction()
+
+# skeg_test(NAME <target> SRCS ... [DEPS ...] [LABELS ...])
+#   One GoogleTest binary; every test in it is registered with ctest under LABELS
+#   (default: unit).
+function(skeg_test)
+  if(NOT SKEG_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} skeg_testing GTest::gtest GTest::gmock
+                                            GTest::gtest_main)
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  gtest_discover_tests(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+                       DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# skeg_bench(NAME <target> SRCS ... [DEPS ...])
+function(skeg_bench)
+  if(NOT SKEG_BUILD_BENCH)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+endfunction()

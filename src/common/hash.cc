@@ -1,0 +1,9 @@
+#include "common/hash.h"
+
+#include <xxhash.h>
+
+namespace skeg {
+
+uint64_t HashKey(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+
+}  // namespace skeg

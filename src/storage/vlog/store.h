@@ -1,0 +1,223 @@
+// Store: skeg's durable key-value engine, an append-only value log (Bitcask-style) with a
+// compact in-RAM key directory.
+//
+// Layout on disk (docs/formats/vlog.md, docs/formats/manifest.md):
+//   DIR/MANIFEST            format version, creation time, partition count (atomic replace)
+//   DIR/LOCK                flock'ed by the owning process; holds its pid and addresses
+//   DIR/vlog/NNNNNNNN.seg   segments of CRC32C-protected records, appended in order
+//   DIR/vlog/keydir.snap    key-directory checkpoint (entries + the log position it covers)
+//
+// Writes: callers hand a WriteBatch to Write(). A single committer thread takes every pending
+// batch (bounded by bytes and count), encodes them, writes them with one pwritev, syncs once
+// according to the durability tier, updates the key directory, then acknowledges every
+// waiter (group commit). A batch is one record on disk, so after a crash all of it or none is
+// visible. When Write() returns OK the write survives a process crash at every tier and a
+// power loss at the power-loss tier.
+//
+// Reads: Get() looks the key up in the key directory (a 16-byte entry per key: a 32-bit hash
+// fingerprint and the record location; the key itself stays on disk) and preads the record,
+// verifying its CRC and comparing the stored key. Expired keys are never returned.
+//
+// Background: a compactor rewrites sealed segments whose live fraction falls below a threshold
+// (crash-safe: copies are synced and checkpointed before the old segment is unlinked).
+//
+// Thread-safety: every public method is thread-safe. Writes from one thread take effect in the
+// order that thread issued them; concurrent writers are ordered by the committer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "platform/env.h"
+
+namespace skeg::storage {
+
+// What an acknowledged write survives (ARCHITECTURE.md section 4; docs/durability.md lists
+// the exact syscalls of each tier).
+enum class Durability : uint8_t {
+  kRelaxed,    // fdatasync per commit group
+  kKernel,     // fsync per commit group + directory fsync on create/rename (default)
+  kPowerLoss,  // kKernel + O_DSYNC writes + preallocated segments
+};
+
+// "relaxed" | "kernel" | "power-loss". Errors: kInvalidArgument naming the accepted values.
+Result<Durability> ParseDurability(std::string_view name);
+std::string_view DurabilityName(Durability d);
+
+// Milliseconds since the Unix epoch (wall clock), the unit of every expiry time.
+using UnixMillis = int64_t;
+// Expiry value meaning "never expires".
+inline constexpr UnixMillis kNoExpiry = 0;
+
+// Limits enforced on every write (kInvalidArgument beyond them).
+inline constexpr size_t kMaxKeyBytes = 64 * 1024;
+inline constexpr size_t kMaxValueBytes = 512ull * 1024 * 1024;
+
+struct StoreOptions {
+  std::string data_dir = "./data";
+  platform::Env* env = nullptr;  // null: Env::Default()
+  Durability durability = Durability::kKernel;
+  bool create_if_missing = true;
+
+  // A segment is sealed and a new one started once it reaches this size.
+  uint64_t segment_target_bytes = 64ull * 1024 * 1024;
+  // Upper bounds of one commit group. A group never waits for more writes to arrive: it takes
+  // what is queued when the previous group finished, so a steady trickle is never delayed.
+  uint64_t max_group_bytes = 8ull * 1024 * 1024;
+  uint32_t max_group_batches = 4096;
+
+  // A checkpoint of the key directory is written after this many bytes of new log (and at
+  // Close), bounding the tail that restart must replay. 0 disables automatic checkpoints.
+  uint64_t checkpoint_interval_bytes = 256ull * 1024 * 1024;
+
+  // Compaction: sealed segments whose live bytes fall below this fraction are rewritten.
+  double compaction_live_fraction = 0.5;
+  // Rate limit of compaction rewrites (bytes read + written per second).
+  uint64_t compaction_bytes_per_sec = 64ull * 1024 * 1024;
+  // Run the compactor thread (tests call Compact() directly instead).
+  bool background_compaction = true;
+  // Interval of the background compactor's checks, milliseconds.
+  uint32_t compaction_check_ms = 1000;
+
+  // Wall clock for expiry decisions; null: the system clock. Tests inject their own.
+  std::function<UnixMillis()> clock;
+
+  // Checks ranges (segment size 4 KiB..1 GiB, fraction in [0,1), non-empty data_dir).
+  Status Validate() const;
+};
+
+// An ordered group of puts and deletes applied atomically by Store::Write.
+class WriteBatch {
+ public:
+  // Sets `key` to `value`, expiring at `expire_at` (kNoExpiry: never).
+  void Put(std::string_view key, std::string_view value, UnixMillis expire_at = kNoExpiry);
+  void Delete(std::string_view key);
+
+  size_t count() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+  // Bytes of keys and values (the encoded record adds a fixed header per op).
+  size_t payload_bytes() const { return payload_bytes_; }
+  void Clear();
+
+  struct Op {
+    bool is_delete;
+    std::string key;
+    std::string value;
+    UnixMillis expire_at;
+  };
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+  size_t payload_bytes_ = 0;
+};
+
+struct WriteOptions {
+  // Sync this write with fsync even at the relaxed tier (native WAIT_DURABLE flag).
+  bool force_sync = false;
+};
+
+struct ReadResult {
+  std::string value;
+  UnixMillis expire_at = kNoExpiry;
+};
+
+// What Open() found and did; logged by the server at startup.
+struct RecoveryInfo {
+  bool created = false;             // the directory was new
+  bool used_checkpoint = false;     // keydir.snap was loaded
+  uint64_t keys = 0;                // live keys after recovery
+  uint32_t segments = 0;            // segment files present
+  uint64_t replayed_records = 0;    // records replayed after the checkpoint
+  uint64_t replayed_bytes = 0;
+  uint64_t truncated_bytes = 0;     // torn tail cut from the last segment
+  std::string truncated_file;       // which file, when truncated_bytes > 0
+  double seconds = 0;               // wall time of Open()
+};
+
+// Counters, all monotonic except the gauges marked so.
+struct StoreStats {
+  uint64_t commit_groups = 0;
+  uint64_t committed_batches = 0;
+  uint64_t syncs = 0;
+  uint64_t sync_nanos = 0;           // total time in fsync/fdatasync
+  uint64_t bytes_written = 0;
+  uint64_t checkpoints = 0;
+  uint64_t compactions = 0;          // segments rewritten
+  uint64_t compaction_bytes_reclaimed = 0;
+  uint64_t keys = 0;                 // gauge
+  uint64_t keydir_bytes = 0;         // gauge: RAM held by the key directory
+  uint64_t segments = 0;             // gauge
+  uint64_t disk_bytes = 0;           // gauge: bytes of all segments
+  uint64_t live_bytes = 0;           // gauge: bytes of records still referenced
+};
+
+class Store {
+ public:
+  // Opens (or creates) the store in options.data_dir: takes the directory lock, reads the
+  // MANIFEST, loads the key-directory checkpoint, replays the log after it, truncates a torn
+  // tail of the last segment, and starts the committer (and compactor) threads.
+  // Errors: kBusy when another process holds the lock (message names its pid and addresses);
+  // kCorruption naming file and offset for damage anywhere but the tail of the last segment;
+  // kNotFound when the directory has no store and !create_if_missing; kIOError.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  // Closes without error reporting (use Close() to see errors).
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Applies `batch` atomically and durably. Returns the number of Delete ops that removed a
+  // live key. Errors: kInvalidArgument (empty batch, key/value over the limits, empty key),
+  // kResourceExhausted (disk full: nothing of the batch is visible), kIOError (write or sync
+  // failed: nothing acknowledged; the store refuses further writes until reopened, since the
+  // kernel may have dropped unsynced pages).
+  Result<uint32_t> Write(const WriteBatch& batch, const WriteOptions& options = {});
+
+  // Shorthands for one-op batches.
+  Status Put(std::string_view key, std::string_view value, UnixMillis expire_at = kNoExpiry,
+             const WriteOptions& options = {});
+  // Returns true when a live key was removed.
+  Result<bool> Delete(std::string_view key, const WriteOptions& options = {});
+
+  // The newest value of `key`. Errors: kNotFound (absent or expired), kCorruption (record
+  // fails its CRC: file and offset named), kIOError. One pread per call.
+  Result<ReadResult> Get(std::string_view key) const;
+
+  // Calls `fn` for every live key (in no defined order) until it returns false. Keys are
+  // read from disk; a snapshot of locations is taken per key-directory shard, so keys written
+  // during the walk may or may not be seen, keys present throughout are seen exactly once.
+  Status ForEachKey(const std::function<bool(std::string_view key)>& fn) const;
+
+  // Writes a key-directory checkpoint now.
+  Status Checkpoint();
+  // Runs one compaction pass synchronously over every eligible sealed segment.
+  Status Compact();
+  // Makes everything acknowledged so far durable with fsync (used at shutdown).
+  Status Sync();
+  // Stops background threads, syncs, writes a checkpoint, releases the lock. Idempotent.
+  Status Close();
+
+  // Writes `info` into the LOCK file (the server adds the addresses it serves).
+  Status SetLockHolderInfo(std::string_view info);
+
+  const RecoveryInfo& recovery_info() const;
+  StoreStats stats() const;
+  uint64_t key_count() const;
+  // Bytes of RAM held by the store (key directory, buffers, per-segment tables).
+  size_t MemoryUsage() const;
+
+  class Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skeg::storage
