@@ -54,7 +54,9 @@ class File {
   File& operator=(const File&) = delete;
 
   // Reads up to `n` bytes at `offset` into `dst`. Returns the number of bytes read, which is
-  // less than `n` only at end of file. Errors: kIOError (EIO and friends).
+  // less than `n` only at end of file (reading at or past it returns 0). Interrupted and short
+  // reads are retried internally; on an O_DIRECT file a short read is taken as end of file,
+  // since the kernel returns one only there. Errors: kIOError (EIO and friends).
   virtual Result<size_t> ReadAt(uint64_t offset, size_t n, char* dst) const = 0;
 
   // Writes the concatenation of `chunks` at `offset` with one pwritev (retried until every
@@ -111,7 +113,8 @@ class Env {
   // The process-wide POSIX environment.
   static Env* Default();
 
-  // Opens `path`. Errors: kNotFound, kAlreadyExists (exclusive), kPermissionDenied, kIOError.
+  // Opens `path`. Errors: kNotFound, kAlreadyExists (exclusive), kPermissionDenied, kIOError;
+  // kInvalidArgument for `truncate` together with `read_only`.
   virtual Result<std::unique_ptr<File>> OpenFile(const std::string& path,
                                                  const OpenOptions& options) = 0;
 
@@ -127,7 +130,8 @@ class Env {
   virtual bool FileExists(const std::string& path) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
 
-  // Takes an exclusive advisory lock on `path` (created if missing) without blocking.
+  // Takes an exclusive advisory lock on `path` (created if missing, mode 0644) without
+  // blocking. The lock is held until the returned FileLock is destroyed.
   // Errors: kBusy when another holder has it; the message includes the holder info that the
   // holder wrote with FileLock::SetHolderInfo.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;

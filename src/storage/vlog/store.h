@@ -174,7 +174,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // Applies `batch` atomically and durably. Returns the number of Delete ops that removed a
-  // live key. Errors: kInvalidArgument (empty batch, key/value over the limits, empty key),
+  // live key. Empty and binary keys are allowed. Errors: kInvalidArgument (empty batch,
+  // key/value over the limits),
   // kResourceExhausted (disk full: nothing of the batch is visible), kIOError (write or sync
   // failed: nothing acknowledged; the store refuses further writes until reopened, since the
   // kernel may have dropped unsynced pages).

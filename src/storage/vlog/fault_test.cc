@@ -1,0 +1,127 @@
+// Fault injection through the file layer: torn writes, failed fsync, ENOSPC, lost page cache.
+#include <gtest/gtest.h>
+
+#include "platform/fault_env.h"
+#include "storage/vlog/store.h"
+#include "storage/vlog/store_test_util.h"
+#include "testing/temp_dir.h"
+
+namespace skeg::storage {
+namespace {
+
+using test::GetOr;
+using test::OpenOrDie;
+using test::TestOptions;
+
+class FaultTest : public ::testing::Test {
+ protected:
+  StoreOptions Options() {
+    auto o = TestOptions(dir_.path());
+    o.env = &env_;
+    return o;
+  }
+  // Simulates a crash of the machine: unsynced bytes vanish, then the store reopens.
+  std::unique_ptr<Store> CrashAndReopen(std::unique_ptr<Store> store) {
+    env_.SetFilesystemActive(false);
+    store.reset();
+    EXPECT_TRUE(env_.DropUnsyncedData().ok());
+    env_.ClearFaults();
+    return OpenOrDie(Options());
+  }
+
+  testing::TempDir dir_;
+  platform::FaultInjectionEnv env_;
+};
+
+TEST_F(FaultTest, TornWriteIsNotAcknowledgedAndRecoveryCutsIt) {
+  auto store = OpenOrDie(Options());
+  ASSERT_TRUE(store->Put("a", "1").ok());
+  env_.TearNextWrite(20);
+  Status s = store->Put("b", std::string(500, 'b'));
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(GetOr(*store, "b"), "<missing>");
+  // A write error other than ENOSPC stops writes until reopen (the kernel state is unknown).
+  EXPECT_FALSE(store->Put("c", "3").ok());
+  EXPECT_EQ(GetOr(*store, "a"), "1");
+  store = CrashAndReopen(std::move(store));
+  EXPECT_EQ(GetOr(*store, "a"), "1");
+  EXPECT_EQ(GetOr(*store, "b"), "<missing>");
+  ASSERT_TRUE(store->Put("c", "3").ok());
+  EXPECT_EQ(GetOr(*store, "c"), "3");
+}
+
+TEST_F(FaultTest, FailedFsyncIsNotAcknowledgedAndStoreStaysConsistent) {
+  auto store = OpenOrDie(Options());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), "v").ok());
+  env_.FailSyncs(1);
+  Status s = store->Put("unsynced", "x");
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_EQ(GetOr(*store, "unsynced"), "<missing>");
+  // fsyncgate: after a failed fsync the store refuses writes rather than trust the kernel.
+  Status again = store->Put("later", "y");
+  EXPECT_FALSE(again.ok());
+  EXPECT_NE(again.message().find("reopen"), std::string_view::npos);
+  // Reads keep working.
+  EXPECT_EQ(GetOr(*store, "k3"), "v");
+  store = CrashAndReopen(std::move(store));
+  EXPECT_EQ(store->key_count(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), "v");
+  EXPECT_EQ(GetOr(*store, "unsynced"), "<missing>");
+  ASSERT_TRUE(store->Put("later", "y").ok());
+}
+
+TEST_F(FaultTest, DiskFullIsAClearErrorAndCorruptsNothing) {
+  auto store = OpenOrDie(Options());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(100, 'v')).ok());
+  env_.SetWriteBudget(300);
+  int failures = 0;
+  for (int i = 20; i < 40; ++i) {
+    Status s = store->Put("k" + std::to_string(i), std::string(100, 'v'));
+    if (!s.ok()) {
+      EXPECT_TRUE(s.IsResourceExhausted()) << s.ToString();
+      EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), "<missing>");
+      ++failures;
+    }
+  }
+  EXPECT_GT(failures, 0);
+  // Space comes back: the store continues (ENOSPC is not fatal).
+  env_.ClearWriteBudget();
+  ASSERT_TRUE(store->Put("after", "ok").ok());
+  const uint64_t keys = store->key_count();
+  store.reset();
+  store = OpenOrDie(Options());
+  EXPECT_EQ(store->key_count(), keys);
+  EXPECT_EQ(GetOr(*store, "after"), "ok");
+  EXPECT_EQ(store->recovery_info().truncated_bytes, 0u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), std::string(100, 'v'));
+}
+
+TEST_F(FaultTest, AcknowledgedWritesSurviveLossOfUnsyncedData) {
+  for (Durability d : {Durability::kRelaxed, Durability::kKernel, Durability::kPowerLoss}) {
+    testing::TempDir dir;
+    auto o = TestOptions(dir.path());
+    o.env = &env_;
+    o.durability = d;
+    auto store = OpenOrDie(o);
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::to_string(i)).ok());
+    env_.SetFilesystemActive(false);
+    store.reset();
+    ASSERT_TRUE(env_.DropUnsyncedData().ok());
+    env_.ClearFaults();
+    store = OpenOrDie(o);
+    EXPECT_EQ(store->key_count(), 300u) << DurabilityName(d);
+    for (int i = 0; i < 300; ++i) ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), std::to_string(i));
+  }
+}
+
+TEST_F(FaultTest, SyncCountsFollowTheTier) {
+  auto o = Options();
+  o.durability = Durability::kKernel;
+  auto store = OpenOrDie(o);
+  const uint64_t before = env_.syncs();
+  ASSERT_TRUE(store->Put("a", "1").ok());
+  EXPECT_EQ(env_.syncs(), before + 1);  // one fsync per commit group
+}
+
+}  // namespace
+}  // namespace skeg::storage

@@ -1,0 +1,325 @@
+#include "storage/vlog/store.h"
+
+#include <chrono>
+
+#include "common/coding.h"
+#include "common/crc32c.h"
+#include "common/hash.h"
+#include "storage/vlog/store_impl.h"
+
+namespace skeg::storage {
+
+Result<Durability> ParseDurability(std::string_view name) {
+  if (name == "relaxed") return Durability::kRelaxed;
+  if (name == "kernel") return Durability::kKernel;
+  if (name == "power-loss") return Durability::kPowerLoss;
+  return Status::InvalidArgument("unknown durability '" + std::string(name) +
+                                 "' (expected relaxed, kernel or power-loss)");
+}
+
+std::string_view DurabilityName(Durability d) {
+  switch (d) {
+    case Durability::kRelaxed: return "relaxed";
+    case Durability::kKernel: return "kernel";
+    case Durability::kPowerLoss: return "power-loss";
+  }
+  return "unknown";
+}
+
+Status StoreOptions::Validate() const {
+  if (data_dir.empty()) return Status::InvalidArgument("data_dir is empty");
+  if (segment_target_bytes < 4096 || segment_target_bytes > (1ull << 30)) {
+    return Status::InvalidArgument("segment_target_bytes must be within [4 KiB, 1 GiB]");
+  }
+  if (!(compaction_live_fraction >= 0 && compaction_live_fraction < 1)) {
+    return Status::InvalidArgument("compaction_live_fraction must be within [0, 1)");
+  }
+  if (max_group_batches == 0 || max_group_bytes == 0) {
+    return Status::InvalidArgument("commit group bounds must be positive");
+  }
+  return Status::Ok();
+}
+
+void WriteBatch::Put(std::string_view key, std::string_view value, UnixMillis expire_at) {
+  ops_.push_back(Op{false, std::string(key), std::string(value), expire_at});
+  payload_bytes_ += key.size() + value.size();
+}
+
+void WriteBatch::Delete(std::string_view key) {
+  ops_.push_back(Op{true, std::string(key), std::string(), kNoExpiry});
+  payload_bytes_ += key.size();
+}
+
+void WriteBatch::Clear() {
+  ops_.clear();
+  payload_bytes_ = 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Store: thin forwarding to Impl.
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() {
+  if (impl_) impl_->Close().IgnoreError();
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  SKEG_RETURN_IF_ERROR(options.Validate());
+  auto impl = std::make_unique<Impl>(options);
+  SKEG_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<uint32_t> Store::Write(const WriteBatch& batch, const WriteOptions& options) {
+  return impl_->Write(batch, options);
+}
+
+Status Store::Put(std::string_view key, std::string_view value, UnixMillis expire_at,
+                  const WriteOptions& options) {
+  WriteBatch b;
+  b.Put(key, value, expire_at);
+  return impl_->Write(b, options).status();
+}
+
+Result<bool> Store::Delete(std::string_view key, const WriteOptions& options) {
+  WriteBatch b;
+  b.Delete(key);
+  SKEG_ASSIGN_OR_RETURN(uint32_t n, impl_->Write(b, options));
+  return n > 0;
+}
+
+Result<ReadResult> Store::Get(std::string_view key) const { return impl_->Get(key); }
+Status Store::ForEachKey(const std::function<bool(std::string_view)>& fn) const {
+  return impl_->ForEachKey(fn);
+}
+Status Store::Checkpoint() { return impl_->Checkpoint(); }
+Status Store::Compact() { return impl_->Compact(); }
+Status Store::Sync() { return impl_->Sync(); }
+Status Store::Close() { return impl_->Close(); }
+Status Store::SetLockHolderInfo(std::string_view info) { return impl_->SetLockHolderInfo(info); }
+const RecoveryInfo& Store::recovery_info() const { return impl_->recovery_info(); }
+StoreStats Store::stats() const { return impl_->stats(); }
+uint64_t Store::key_count() const { return impl_->key_count(); }
+size_t Store::MemoryUsage() const { return impl_->MemoryUsage(); }
+
+// ---------------------------------------------------------------------------------------
+// Impl: reads and write encoding.
+
+Store::Impl::Impl(const StoreOptions& options)
+    : opts_(options),
+      env_(options.env ? options.env : platform::Env::Default()),
+      dir_(options.data_dir),
+      vlog_dir_(platform::JoinPath(options.data_dir, "vlog")) {}
+
+Store::Impl::~Impl() { Close().IgnoreError(); }
+
+UnixMillis Store::Impl::Now() const {
+  if (opts_.clock) return opts_.clock();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status Store::Impl::CorruptionAt(const Segment& seg, uint64_t offset, const Status& why) const {
+  return Status(why.code() == StatusCode::kCorruption ? StatusCode::kCorruption : why.code(),
+                seg.path + " at offset " + std::to_string(offset) + ": " + std::string(why.message()));
+}
+
+std::shared_ptr<Segment> Store::Impl::GetSegment(uint32_t id) const {
+  std::shared_lock lock(segments_mu_);
+  auto it = segments_.find(id);
+  return it == segments_.end() ? nullptr : it->second;
+}
+
+Status Store::Impl::ReadRecord(const Segment& seg, const RecordLocation& loc, std::string* buf,
+                               RecordView* view) const {
+  buf->resize(loc.size);
+  SKEG_ASSIGN_OR_RETURN(size_t got, seg.file->ReadAt(loc.offset, loc.size, buf->data()));
+  if (got != loc.size) {
+    return CorruptionAt(seg, loc.offset, Status::Corruption("record extends past end of file"));
+  }
+  auto v = DecodeRecord(*buf);
+  if (!v) return CorruptionAt(seg, loc.offset, v.error());
+  if (v->header.record_size() != loc.size) {
+    return CorruptionAt(seg, loc.offset, Status::Corruption("record size differs from key directory"));
+  }
+  *view = *v;
+  return Status::Ok();
+}
+
+Status Store::Impl::ReadKey(const Segment& seg, const RecordLocation& loc, std::string* buf,
+                            RecordHeader* header, std::string_view* key) const {
+  // Most keys are short: one read of the header plus up to 224 key bytes, a second read only
+  // for longer keys.
+  size_t n = std::min<size_t>(loc.size, 256);
+  buf->resize(n);
+  SKEG_ASSIGN_OR_RETURN(size_t got, seg.file->ReadAt(loc.offset, n, buf->data()));
+  if (got < kRecordHeaderSize) {
+    return CorruptionAt(seg, loc.offset, Status::Corruption("record header past end of file"));
+  }
+  auto h = DecodeRecordHeader(*buf);
+  if (!h) return CorruptionAt(seg, loc.offset, h.error());
+  size_t need = kRecordHeaderSize + h->key_len;
+  if (need > loc.size) {
+    return CorruptionAt(seg, loc.offset, Status::Corruption("key longer than its record"));
+  }
+  if (need > got) {
+    buf->resize(need);
+    SKEG_ASSIGN_OR_RETURN(size_t more, seg.file->ReadAt(loc.offset + got, need - got, buf->data() + got));
+    if (more != need - got) {
+      return CorruptionAt(seg, loc.offset, Status::Corruption("key extends past end of file"));
+    }
+  }
+  *header = *h;
+  *key = std::string_view(*buf).substr(kRecordHeaderSize, h->key_len);
+  return Status::Ok();
+}
+
+Result<ReadResult> Store::Impl::Get(std::string_view key) const {
+  const uint64_t hash = HashKey(key);
+  std::string buf;
+  // A segment can disappear between the lookup and the read when compaction moved the key
+  // and dropped it; the key directory then already points at the copy, so look again.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    RecordLocation cands[8];
+    size_t n = keydir_.Candidates(hash, cands, 8);
+    bool retry = false;
+    for (size_t i = 0; i < std::min<size_t>(n, 8) && !retry; ++i) {
+      auto seg = GetSegment(cands[i].segment);
+      if (!seg) {
+        retry = true;
+        break;
+      }
+      RecordView rec;
+      SKEG_RETURN_IF_ERROR(ReadRecord(*seg, cands[i], &buf, &rec));
+      if (rec.key != key) continue;
+      if (rec.header.type == RecordType::kDelete) return Status::NotFound("key not found");
+      if (rec.header.expire_at != kNoExpiry && rec.header.expire_at <= Now()) {
+        return Status::NotFound("key expired");
+      }
+      ReadResult out;
+      out.expire_at = rec.header.expire_at;
+      out.value.assign(rec.value);
+      return out;
+    }
+    if (!retry) {
+      if (n > 8) return Status::Internal("more than 8 keys share a 40-bit hash prefix");
+      return Status::NotFound("key not found");
+    }
+  }
+  return Status::Busy("key moved repeatedly during the read");
+}
+
+Status Store::Impl::ForEachKey(const std::function<bool(std::string_view)>& fn) const {
+  std::string buf;
+  std::vector<RecordLocation> locs;
+  const UnixMillis now = Now();
+  for (uint32_t shard = 0; shard < KeyDir::kShards; ++shard) {
+    locs.clear();
+    keydir_.ScanShard(shard, 0, SIZE_MAX,
+                      [&](uint32_t, const RecordLocation& l) { locs.push_back(l); });
+    for (const RecordLocation& l : locs) {
+      auto seg = GetSegment(l.segment);
+      if (!seg) continue;  // moved by compaction after the snapshot: seen at its new place or gone
+      RecordHeader h;
+      std::string_view key;
+      SKEG_RETURN_IF_ERROR(ReadKey(*seg, l, &buf, &h, &key));
+      if (h.expire_at != kNoExpiry && h.expire_at <= now) continue;
+      if (!fn(key)) return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions& options) {
+  if (batch.empty()) return Status::InvalidArgument("empty write batch");
+  const auto& ops = batch.ops();
+  uint64_t total = kRecordHeaderSize;
+  for (const auto& op : ops) {
+    if (op.key.size() > kMaxKeyBytes) return Status::InvalidArgument("key exceeds 64 KiB");
+    if (op.value.size() > kMaxValueBytes) return Status::InvalidArgument("value exceeds 512 MiB");
+    if (op.expire_at < 0) return Status::InvalidArgument("negative expiry time");
+    total += kRecordHeaderSize + op.key.size() + op.value.size();
+  }
+  if (total > (1ull << 30)) return Status::InvalidArgument("write batch exceeds 1 GiB");
+
+  Request req;
+  req.kind = Request::Kind::kWrite;
+  req.force_sync = options.force_sync;
+  req.ops.reserve(ops.size());
+  auto& enc = req.encoded;
+  if (ops.size() == 1) {
+    // A single operation is one top-level record; its header is finished by the committer.
+    const auto& op = ops[0];
+    enc.reserve(kRecordHeaderSize + op.key.size() + op.value.size());
+    enc.resize(kRecordHeaderSize);
+    enc.append(op.key);
+    enc.append(op.value);
+    req.body_crc = crc32c::Value(enc.data() + kRecordHeaderSize, enc.size() - kRecordHeaderSize);
+    req.type = op.is_delete ? RecordType::kDelete : RecordType::kPut;
+    req.key_len = static_cast<uint32_t>(op.key.size());
+    req.value_len = static_cast<uint32_t>(op.value.size());
+    req.expire_at = op.expire_at;
+    req.ops.push_back(EncodedOp{HashKey(op.key), 0, static_cast<uint32_t>(enc.size()), op.is_delete,
+                                op.expire_at != kNoExpiry, op.expire_at, {}});
+  } else {
+    // A kBatch record whose value is the complete inner records.
+    enc.reserve(total);
+    enc.resize(kRecordHeaderSize);
+    for (const auto& op : ops) {
+      size_t start = enc.size();
+      AppendRecord(&enc, op.is_delete ? RecordType::kDelete : RecordType::kPut, 0, op.key,
+                   op.value, op.expire_at);
+      req.ops.push_back(EncodedOp{HashKey(op.key), static_cast<uint32_t>(start),
+                                  static_cast<uint32_t>(enc.size() - start), op.is_delete,
+                                  op.expire_at != kNoExpiry, op.expire_at, {}});
+    }
+    req.body_crc = crc32c::Value(enc.data() + kRecordHeaderSize, enc.size() - kRecordHeaderSize);
+    req.type = RecordType::kBatch;
+    req.key_len = 0;
+    req.value_len = static_cast<uint32_t>(enc.size() - kRecordHeaderSize);
+    req.expire_at = 0;
+  }
+  // Keys are views into the encoded bytes (stable: `enc` is not modified any more).
+  for (auto& op : req.ops) {
+    uint32_t key_len = ops.size() == 1 ? req.key_len : DecodeFixed32(enc.data() + op.rel_offset + 16);
+    op.key = std::string_view(enc).substr(op.rel_offset + kRecordHeaderSize, key_len);
+  }
+  SKEG_RETURN_IF_ERROR(Submit(&req));
+  return req.deleted;
+}
+
+StoreStats Store::Impl::stats() const {
+  StoreStats s;
+  s.commit_groups = commit_groups_.load();
+  s.committed_batches = committed_batches_.load();
+  s.syncs = syncs_.load();
+  s.sync_nanos = sync_nanos_.load();
+  s.bytes_written = bytes_written_.load();
+  s.checkpoints = checkpoints_.load();
+  s.compactions = compactions_.load();
+  s.compaction_bytes_reclaimed = compaction_reclaimed_.load();
+  s.keys = keydir_.size();
+  s.keydir_bytes = keydir_.MemoryUsage();
+  std::shared_lock lock(segments_mu_);
+  s.segments = segments_.size();
+  for (const auto& [id, seg] : segments_) {
+    s.disk_bytes += seg->size.load();
+    s.live_bytes += seg->live_bytes.load();
+  }
+  return s;
+}
+
+size_t Store::Impl::MemoryUsage() const {
+  size_t bytes = sizeof(*this) + keydir_.MemoryUsage();
+  std::shared_lock lock(segments_mu_);
+  bytes += segments_.size() * (sizeof(Segment) + 128);
+  return bytes;
+}
+
+Status Store::Impl::SetLockHolderInfo(std::string_view info) {
+  if (!lock_) return Status::Internal("store is not open");
+  return lock_->SetHolderInfo(info);
+}
+
+}  // namespace skeg::storage

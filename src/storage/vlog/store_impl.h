@@ -1,0 +1,200 @@
+// Private implementation of Store (store.h). Included only by the store's .cc files.
+//
+// Threads and ownership:
+//   - The committer thread is the only mutator of the key directory, of the segment table and
+//     of every field marked "committer". Everything reaches it as a Request on queue_.
+//   - Readers (Get, ForEachKey) use KeyDir's reader API and the segment table under
+//     segments_mu_ (shared), holding a shared_ptr<Segment> while they read, so a segment
+//     dropped by compaction stays readable until they finish.
+//   - The compactor thread scans sealed segments through the reader API and hands relocation
+//     requests to the committer.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/keydir/keydir.h"
+#include "storage/vlog/checkpoint.h"
+#include "storage/vlog/record.h"
+#include "storage/vlog/segment.h"
+#include "storage/vlog/store.h"
+
+namespace skeg::storage {
+
+struct Segment {
+  uint32_t id = 0;
+  std::string path;
+  std::unique_ptr<platform::File> file;
+  std::atomic<uint64_t> size{0};        // bytes written (records end here)
+  std::atomic<uint64_t> live_bytes{0};  // bytes of records the key directory points at
+  std::atomic<uint64_t> tombstone_bytes{0};
+  std::atomic<bool> sealed{false};
+};
+
+// One key operation of an encoded write, located relative to the start of the request's
+// encoded bytes.
+struct EncodedOp {
+  uint64_t hash;
+  uint32_t rel_offset;
+  uint32_t size;
+  bool is_delete;
+  bool has_expiry;
+  int64_t expire_at;
+  std::string_view key;  // points into the request's encoded bytes
+};
+
+// A record the compactor wants to move out of a segment being compacted.
+struct Relocation {
+  enum class Kind : uint8_t {
+    kCopy,           // live put: copy if the key directory still points at old_loc
+    kExpireToTomb,   // expired put: write a tombstone and drop the entry if still at old_loc
+    kTombstoneCopy,  // tombstone: copy if the key is (still) absent
+    kExpireErase,    // expired put: drop the entry if still at old_loc (nothing written)
+  };
+  Kind kind;
+  RecordLocation old_loc;
+  uint64_t hash;
+  std::string record;  // complete encoded record to append (kCopy, kTombstoneCopy)
+  std::string key;
+};
+
+struct Request {
+  enum class Kind : uint8_t { kWrite, kRelocate, kCheckpoint, kSync, kDropSegment };
+  Kind kind = Kind::kWrite;
+
+  // kWrite: one record (single op) or one kBatch record, header to be finished by the
+  // committer once it knows the sequence number.
+  std::string encoded;
+  uint32_t body_crc = 0;
+  RecordType type = RecordType::kPut;
+  uint32_t key_len = 0, value_len = 0;
+  int64_t expire_at = 0;
+  std::vector<EncodedOp> ops;
+  bool force_sync = false;
+
+  // kRelocate
+  std::vector<Relocation>* relocations = nullptr;
+  // kDropSegment
+  uint32_t segment = 0;
+
+  // Result, written by the committer before `done`.
+  Status status;
+  uint32_t deleted = 0;
+  bool done = false;
+};
+
+class Store::Impl {
+ public:
+  explicit Impl(const StoreOptions& options);
+  ~Impl();
+
+  Status Open();  // recovery (recovery.cc)
+  Result<uint32_t> Write(const WriteBatch& batch, const WriteOptions& options);
+  Result<ReadResult> Get(std::string_view key) const;
+  Status ForEachKey(const std::function<bool(std::string_view)>& fn) const;
+  Status Checkpoint();
+  Status Sync();
+  Status Compact();
+  Status Close();
+  Status SetLockHolderInfo(std::string_view info);
+  const RecoveryInfo& recovery_info() const { return recovery_; }
+  StoreStats stats() const;
+  uint64_t key_count() const { return keydir_.size(); }
+  size_t MemoryUsage() const;
+
+ private:
+  friend class Store;
+
+  // ---- recovery.cc ----
+  Status OpenSegments(std::vector<uint32_t>* ids);
+  Status ReplaySegment(const std::shared_ptr<Segment>& seg, uint64_t start, bool is_last);
+  Status ApplyRecordForReplay(const RecordView& rec, uint32_t segment, uint64_t offset);
+
+  // ---- committer.cc ----
+  Status Submit(Request* req);
+  void CommitterLoop();
+  void CommitWrites(std::vector<Request*>& group);
+  void CommitRelocations(Request* req);
+  Status DoCheckpoint();
+  Status DoDropSegment(uint32_t id);
+  Status RollSegment();
+  Status SyncActive(bool force_full);
+  Status CreateSegment(uint32_t id, std::shared_ptr<Segment>* out);
+  // Applies one key operation to the key directory (committer or recovery only). Returns via
+  // *removed_live whether a live (unexpired) entry was removed or replaced by a delete.
+  Status ApplyOp(uint64_t hash, std::string_view key, bool is_delete, int64_t expire_at,
+                 const RecordLocation& loc, bool* removed_live);
+  // Finds the slot whose record holds `key` (verified by reading the key from disk).
+  Status FindKey(uint64_t hash, std::string_view key, bool* found, KeyDir::SlotRef* ref,
+                 RecordLocation* loc, int64_t* expire_at) const;
+  void Fail(const Status& s);
+
+  // ---- compaction.cc ----
+  void CompactorLoop();
+  std::vector<uint32_t> EligibleSegments() const;
+  // Active expiry: drops directory entries of expired keys in shards [first, first + count),
+  // so their bytes stop counting as live and compaction reclaims them.
+  Status ExpireSweep(uint32_t first_shard, uint32_t shard_count);
+  Status CompactSegment(uint32_t id);
+
+  // ---- store.cc ----
+  std::shared_ptr<Segment> GetSegment(uint32_t id) const;
+  // Reads the whole record at `loc`. Errors: kCorruption naming file and offset.
+  Status ReadRecord(const Segment& seg, const RecordLocation& loc, std::string* buf,
+                    RecordView* view) const;
+  // Reads header and key of the record at `loc`.
+  Status ReadKey(const Segment& seg, const RecordLocation& loc, std::string* buf,
+                 RecordHeader* header, std::string_view* key) const;
+  UnixMillis Now() const;
+  Status CorruptionAt(const Segment& seg, uint64_t offset, const Status& why) const;
+
+  // Immutable after Open().
+  StoreOptions opts_;
+  platform::Env* env_;
+  std::string dir_;
+  std::string vlog_dir_;
+  std::unique_ptr<platform::FileLock> lock_;
+  RecoveryInfo recovery_;
+
+  KeyDir keydir_;
+
+  mutable std::shared_mutex segments_mu_;
+  std::map<uint32_t, std::shared_ptr<Segment>> segments_;  // guarded by segments_mu_
+
+  // Committer state (recovery before the committer starts).
+  std::shared_ptr<Segment> active_;
+  uint64_t next_sequence_ = 1;
+  uint64_t bytes_since_checkpoint_ = 0;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::condition_variable done_cv_;
+  std::deque<Request*> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;       // guarded by queue_mu_
+  Status failed_;               // guarded by queue_mu_: sticky write failure
+  std::thread committer_;
+
+  std::mutex compactor_mu_;
+  std::condition_variable compactor_cv_;
+  bool compactor_stop_ = false;  // guarded by compactor_mu_
+  std::thread compactor_;
+  std::mutex compaction_run_mu_;  // one compaction pass at a time
+  uint32_t expiry_cursor_ = 0;    // compactor thread: next shard to sweep
+
+  bool closed_ = false;
+  std::mutex close_mu_;
+
+  // Statistics.
+  std::atomic<uint64_t> commit_groups_{0}, committed_batches_{0}, syncs_{0}, sync_nanos_{0},
+      bytes_written_{0}, checkpoints_{0}, compactions_{0}, compaction_reclaimed_{0};
+};
+
+}  // namespace skeg::storage

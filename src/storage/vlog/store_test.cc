@@ -1,0 +1,263 @@
+#include "storage/vlog/store.h"
+
+#include <filesystem>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "storage/vlog/store_test_util.h"
+#include "testing/temp_dir.h"
+
+namespace skeg::storage {
+namespace {
+
+using test::GetOr;
+using test::OpenOrDie;
+using test::TestOptions;
+
+TEST(StoreTest, PutGetDeleteOverwrite) {
+  testing::TempDir dir;
+  auto store = OpenOrDie(TestOptions(dir.path()));
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(store->recovery_info().created);
+  EXPECT_EQ(GetOr(*store, "a"), "<missing>");
+  ASSERT_TRUE(store->Put("a", "1").ok());
+  ASSERT_TRUE(store->Put("b", "2").ok());
+  EXPECT_EQ(GetOr(*store, "a"), "1");
+  ASSERT_TRUE(store->Put("a", "one").ok());
+  EXPECT_EQ(GetOr(*store, "a"), "one");
+  EXPECT_EQ(store->key_count(), 2u);
+  EXPECT_EQ(*store->Delete("a"), true);
+  EXPECT_EQ(*store->Delete("a"), false);
+  EXPECT_EQ(GetOr(*store, "a"), "<missing>");
+  EXPECT_EQ(GetOr(*store, "b"), "2");
+  EXPECT_EQ(store->key_count(), 1u);
+}
+
+TEST(StoreTest, EmptyAndBinaryKeysAndValues) {
+  testing::TempDir dir;
+  auto store = OpenOrDie(TestOptions(dir.path()));
+  std::string bin("\0\xff\r\n*3\0", 7);
+  ASSERT_TRUE(store->Put("", "empty key").ok());
+  ASSERT_TRUE(store->Put(bin, bin).ok());
+  ASSERT_TRUE(store->Put("empty value", "").ok());
+  EXPECT_EQ(GetOr(*store, ""), "empty key");
+  EXPECT_EQ(GetOr(*store, bin), bin);
+  EXPECT_EQ(GetOr(*store, "empty value"), "");
+  ASSERT_TRUE(store->Close().ok());
+  store = OpenOrDie(TestOptions(dir.path()));
+  EXPECT_EQ(GetOr(*store, ""), "empty key");
+  EXPECT_EQ(GetOr(*store, bin), bin);
+  EXPECT_EQ(GetOr(*store, "empty value"), "");
+}
+
+TEST(StoreTest, LimitsAreErrors) {
+  testing::TempDir dir;
+  auto store = OpenOrDie(TestOptions(dir.path()));
+  EXPECT_TRUE(store->Put(std::string(kMaxKeyBytes + 1, 'k'), "v").IsInvalidArgument());
+  EXPECT_TRUE(store->Put(std::string(kMaxKeyBytes, 'k'), "v").ok());
+  EXPECT_TRUE(store->Write(WriteBatch()).error().IsInvalidArgument());
+  EXPECT_TRUE(store->Put("k", "v", -5).IsInvalidArgument());
+}
+
+TEST(StoreTest, LargeValueSpansSegmentTarget) {
+  testing::TempDir dir;
+  auto store = OpenOrDie(TestOptions(dir.path()));
+  std::string big(1 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(i / 4096);
+  ASSERT_TRUE(store->Put("big", big).ok());
+  ASSERT_TRUE(store->Put("small", "s").ok());
+  EXPECT_EQ(GetOr(*store, "big"), big);
+  ASSERT_TRUE(store->Close().ok());
+  store = OpenOrDie(TestOptions(dir.path()));
+  EXPECT_EQ(GetOr(*store, "big"), big);
+  EXPECT_EQ(GetOr(*store, "small"), "s");
+}
+
+TEST(StoreTest, BatchIsAppliedInOrderAndCountsDeletes) {
+  testing::TempDir dir;
+  auto store = OpenOrDie(TestOptions(dir.path()));
+  ASSERT_TRUE(store->Put("x", "old").ok());
+  WriteBatch b;
+  b.Put("k1", "v1");
+  b.Put("k2", "v2");
+  b.Delete("x");
+  b.Delete("never");
+  b.Put("k1", "v1b");
+  auto n = store->Write(b);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(GetOr(*store, "k1"), "v1b");
+  EXPECT_EQ(GetOr(*store, "k2"), "v2");
+  EXPECT_EQ(GetOr(*store, "x"), "<missing>");
+  ASSERT_TRUE(store->Close().ok());
+  store = OpenOrDie(TestOptions(dir.path()));
+  EXPECT_EQ(GetOr(*store, "k1"), "v1b");
+  EXPECT_EQ(GetOr(*store, "k2"), "v2");
+  EXPECT_EQ(GetOr(*store, "x"), "<missing>");
+}
+
+TEST(StoreTest, ExpiryHidesKeysAndSurvivesRestart) {
+  testing::TempDir dir;
+  std::atomic<int64_t> now{1'000'000};
+  auto store = OpenOrDie(TestOptions(dir.path(), &now));
+  ASSERT_TRUE(store->Put("soon", "v", 1'000'500).ok());
+  ASSERT_TRUE(store->Put("later", "v", 2'000'000).ok());
+  ASSERT_TRUE(store->Put("past", "v", 999'999).ok());
+  EXPECT_EQ(GetOr(*store, "past"), "<missing>");
+  auto r = store->Get("soon");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->expire_at, 1'000'500);
+  now = 1'000'500;
+  EXPECT_EQ(GetOr(*store, "soon"), "<missing>");
+  EXPECT_EQ(*store->Delete("soon"), false);  // an expired key is not "removed"
+  EXPECT_EQ(GetOr(*store, "later"), "v");
+  ASSERT_TRUE(store->Close().ok());
+  store = OpenOrDie(TestOptions(dir.path(), &now));
+  EXPECT_EQ(GetOr(*store, "later"), "v");
+  EXPECT_EQ(store->Get("later")->expire_at, 2'000'000);
+  now = 2'000'001;
+  EXPECT_EQ(GetOr(*store, "later"), "<missing>");
+  // Replay after expiry drops the key entirely.
+  ASSERT_TRUE(store->Close().ok());
+  std::filesystem::remove(dir.path() + "/vlog/keydir.snap");
+  store = OpenOrDie(TestOptions(dir.path(), &now));
+  EXPECT_EQ(store->key_count(), 0u);
+}
+
+TEST(StoreTest, SecondOpenOfSameDirectoryFailsNamingHolder) {
+  testing::TempDir dir;
+  auto store = OpenOrDie(TestOptions(dir.path()));
+  ASSERT_TRUE(store->SetLockHolderInfo("pid=4242 addrs=127.0.0.1:7379").ok());
+  auto second = Store::Open(TestOptions(dir.path()));
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.error().IsBusy());
+  EXPECT_NE(second.error().message().find("pid=4242"), std::string_view::npos)
+      << second.error().ToString();
+  ASSERT_TRUE(store->Close().ok());
+  EXPECT_TRUE(Store::Open(TestOptions(dir.path())).ok());
+}
+
+TEST(StoreTest, ReopenWithCheckpointAndTail) {
+  testing::TempDir dir;
+  auto opts = TestOptions(dir.path());
+  {
+    auto store = OpenOrDie(opts);
+    for (int i = 0; i < 3000; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::to_string(i)).ok());
+    ASSERT_TRUE(store->Checkpoint().ok());
+    for (int i = 0; i < 3000; i += 3) ASSERT_TRUE(store->Put("k" + std::to_string(i), "new").ok());
+    for (int i = 1; i < 3000; i += 3) ASSERT_TRUE(store->Delete("k" + std::to_string(i)).ok());
+    // Simulate a crash after the checkpoint: no Close(), so no final checkpoint. We cannot
+    // leak the store, so copy the directory while it is open.
+    std::filesystem::copy(dir.path(), dir.path() + "-copy", std::filesystem::copy_options::recursive);
+  }
+  std::string copy = dir.path() + "-copy";
+  std::filesystem::remove(copy + "/LOCK");
+  auto store = OpenOrDie(TestOptions(copy));
+  EXPECT_TRUE(store->recovery_info().used_checkpoint);
+  EXPECT_GT(store->recovery_info().replayed_records, 0u);
+  EXPECT_EQ(store->key_count(), 2000u);
+  for (int i = 0; i < 3000; ++i) {
+    std::string want = i % 3 == 0 ? "new" : i % 3 == 1 ? "<missing>" : std::to_string(i);
+    ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), want) << i;
+  }
+  store.reset();
+  std::filesystem::remove_all(copy);
+}
+
+TEST(StoreTest, EveryDurabilityTierPersists) {
+  for (Durability d : {Durability::kRelaxed, Durability::kKernel, Durability::kPowerLoss}) {
+    testing::TempDir dir;
+    auto opts = TestOptions(dir.path());
+    opts.durability = d;
+    {
+      auto store = OpenOrDie(opts);
+      for (int i = 0; i < 500; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(100, 'v')).ok());
+      WriteOptions wo;
+      wo.force_sync = true;
+      ASSERT_TRUE(store->Put("durable", "yes", kNoExpiry, wo).ok());
+    }
+    auto store = OpenOrDie(opts);
+    EXPECT_EQ(store->key_count(), 501u) << DurabilityName(d);
+    EXPECT_EQ(GetOr(*store, "durable"), "yes");
+  }
+}
+
+TEST(StoreTest, ParseDurabilityNames) {
+  EXPECT_EQ(*ParseDurability("relaxed"), Durability::kRelaxed);
+  EXPECT_EQ(*ParseDurability("kernel"), Durability::kKernel);
+  EXPECT_EQ(*ParseDurability("power-loss"), Durability::kPowerLoss);
+  EXPECT_TRUE(ParseDurability("fast").error().IsInvalidArgument());
+  EXPECT_EQ(DurabilityName(Durability::kPowerLoss), "power-loss");
+}
+
+TEST(StoreTest, ConcurrentWritersAreGroupCommitted) {
+  testing::TempDir dir;
+  auto opts = TestOptions(dir.path());
+  opts.segment_target_bytes = 1 << 20;
+  auto store = OpenOrDie(opts);
+  constexpr int kThreads = 16, kPerThread = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        ASSERT_TRUE(store->Put("t" + std::to_string(t) + ":" + std::to_string(i), std::to_string(i)).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store->key_count(), static_cast<uint64_t>(kThreads * kPerThread));
+  StoreStats s = store->stats();
+  EXPECT_EQ(s.committed_batches, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_LT(s.commit_groups, s.committed_batches);  // some groups held several writes
+  EXPECT_EQ(s.syncs, s.commit_groups);
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(GetOr(*store, "t" + std::to_string(t) + ":" + std::to_string(kPerThread - 1)),
+              std::to_string(kPerThread - 1));
+  }
+}
+
+TEST(StoreTest, ForEachKeySeesEveryLiveKeyOnce) {
+  testing::TempDir dir;
+  std::atomic<int64_t> now{1000};
+  auto store = OpenOrDie(TestOptions(dir.path(), &now));
+  std::set<std::string> want;
+  for (int i = 0; i < 1000; ++i) {
+    std::string k = "key:" + std::to_string(i);
+    ASSERT_TRUE(store->Put(k, "v", i % 10 == 0 ? 1500 : kNoExpiry).ok());
+    if (i % 10 != 0) want.insert(k);
+  }
+  now = 2000;
+  std::multiset<std::string> seen;
+  ASSERT_TRUE(store->ForEachKey([&](std::string_view k) {
+    seen.insert(std::string(k));
+    return true;
+  }).ok());
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), want);
+  EXPECT_EQ(seen.size(), want.size());
+}
+
+TEST(StoreTest, KeyDirectoryBytesPerKeyReported) {
+  testing::TempDir dir;
+  auto opts = TestOptions(dir.path());
+  opts.durability = Durability::kRelaxed;
+  opts.segment_target_bytes = 16 << 20;
+  auto store = OpenOrDie(opts);
+  WriteBatch b;
+  for (int i = 0; i < 200'000; ++i) {
+    b.Put("key:" + std::to_string(i), "v");
+    if (b.count() == 1000) {
+      ASSERT_TRUE(store->Write(b).ok());
+      b.Clear();
+    }
+  }
+  StoreStats s = store->stats();
+  EXPECT_EQ(s.keys, 200'000u);
+  EXPECT_LE(static_cast<double>(s.keydir_bytes) / s.keys, 32.0);
+  EXPECT_GE(store->MemoryUsage(), s.keydir_bytes);
+}
+
+}  // namespace
+}  // namespace skeg::storage

@@ -1,0 +1,40 @@
+// Helpers shared by the value-log tests.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "storage/vlog/store.h"
+
+namespace skeg::storage::test {
+
+// Options for tests: small segments, no background threads besides the committer, a clock
+// the test controls.
+inline StoreOptions TestOptions(const std::string& dir, std::atomic<int64_t>* clock = nullptr) {
+  StoreOptions o;
+  o.data_dir = dir;
+  o.segment_target_bytes = 64 * 1024;
+  o.background_compaction = false;
+  o.checkpoint_interval_bytes = 0;
+  if (clock) o.clock = [clock] { return clock->load(); };
+  return o;
+}
+
+inline std::unique_ptr<Store> OpenOrDie(const StoreOptions& o) {
+  auto s = Store::Open(o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+// The value of `key`, or "<missing>" / "<error: ...>".
+inline std::string GetOr(const Store& store, std::string_view key) {
+  auto r = store.Get(key);
+  if (r.ok()) return r->value;
+  if (r.error().IsNotFound()) return "<missing>";
+  return "<error: " + r.error().ToString() + ">";
+}
+
+}  // namespace skeg::storage::test
