@@ -1,0 +1,495 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <asio.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "platform/cpu_features.h"
+#include "server/temp_protocols.h"
+#include "storage/vlog/store.h"
+
+// jemalloc's control interface (libjemalloc exports it unprefixed on Debian).
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen);
+
+namespace skeg::server {
+namespace {
+
+using asio::ip::tcp;
+
+// How long shutdown waits for connections to finish their in-flight requests before the
+// remaining ones are dropped.
+constexpr auto kDrainTimeout = std::chrono::seconds(10);
+// Pause after an accept error such as EMFILE, so a full fd table does not spin the loop.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+std::string_view SignalName(int signo) {
+  return signo == SIGTERM ? "SIGTERM" : signo == SIGINT ? "SIGINT" : "a signal";
+}
+
+std::string_view ProtocolName(Protocol p) { return p == Protocol::kResp ? "resp" : "native"; }
+
+spdlog::level::level_enum ToSpdlog(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace:
+      return spdlog::level::trace;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
+    case LogLevel::kOff:
+      break;
+  }
+  return spdlog::level::off;
+}
+
+void ConfigureLogging(LogLevel level) {
+  // Not registered by name, so a second Server in one process (tests) does not collide.
+  auto logger = std::make_shared<spdlog::logger>(
+      "skeg", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
+  logger->set_level(ToSpdlog(level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(std::move(logger));
+}
+
+// Logs the jemalloc options in effect (confirms the malloc_conf of jemalloc_conf.cc was read).
+void LogAllocator() {
+  bool background = false;
+  ssize_t dirty_ms = 0;
+  size_t bool_len = sizeof(background);
+  size_t ms_len = sizeof(dirty_ms);
+  if (mallctl("opt.background_thread", &background, &bool_len, nullptr, 0) != 0 ||
+      mallctl("opt.dirty_decay_ms", &dirty_ms, &ms_len, nullptr, 0) != 0) {
+    spdlog::warn("allocator: jemalloc options unavailable");
+    return;
+  }
+  spdlog::info("allocator: jemalloc background_thread={} dirty_decay_ms={}", background, dirty_ms);
+}
+
+void LogRecovery(const storage::RecoveryInfo& r, const std::string& dir) {
+  if (r.created) {
+    spdlog::info("storage: created a new store in {} ({:.3f} s)", dir, r.seconds);
+    return;
+  }
+  spdlog::info(
+      "storage: recovered {} keys from {} segments in {:.3f} s (checkpoint {}, replayed {} "
+      "records / {} bytes)",
+      r.keys, r.segments, r.seconds, r.used_checkpoint ? "loaded" : "absent", r.replayed_records,
+      r.replayed_bytes);
+  if (r.truncated_bytes > 0) {
+    spdlog::warn("storage: truncated a torn tail of {} bytes from {}", r.truncated_bytes,
+                 r.truncated_file);
+  }
+}
+
+}  // namespace
+
+class Connection;
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options) : options_(std::move(options)) {}
+  ~Impl() { Shutdown().IgnoreError(); }
+
+  Status Start();
+  Status Run();
+  void RequestShutdown();
+  std::vector<BoundListener> listeners() const {
+    std::lock_guard lock(mu_);
+    return bound_;
+  }
+
+  // Connection registry; a connection registers when accepted and leaves when destroyed.
+  // Register returns false once shutdown has begun: the caller drops the connection.
+  bool Register(const std::shared_ptr<Connection>& conn);
+  void Unregister(Connection* conn);
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  struct Acceptor {
+    Acceptor(asio::io_context& io, Protocol p) : protocol(p), socket(asio::make_strand(io)) {}
+    Protocol protocol;
+    tcp::acceptor socket;
+    asio::steady_timer retry{socket.get_executor()};
+  };
+
+  Status Bind(const ListenerConfig& config, Protocol protocol, std::string_view flag);
+  void Accept(Acceptor* acceptor);
+  void WaitForSignal();
+  // Stops accepting, drains connections, stops the I/O threads and closes the store.
+  // Idempotent.
+  Status Shutdown();
+
+  const ServerOptions options_;
+  // Declared before io_ so that it outlives the handlers io_ destroys (they hold connections
+  // that unregister here).
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool shutdown_requested_ = false;  // guarded by mu_
+  bool force_shutdown_ = false;      // guarded by mu_: a second signal skips the drain
+  bool draining_ = false;            // guarded by mu_: no new connections are registered
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;  // guarded by mu_
+  std::vector<BoundListener> bound_;                                        // guarded by mu_
+
+  std::unique_ptr<storage::Store> store_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  asio::signal_set signals_{io_};
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+  bool shut_down_ = false;
+};
+
+// One client connection running a TEMPORARY ping-only protocol (temp_protocols.h). All its
+// handlers run on its strand, so its members need no lock. At most one read or one write is
+// outstanding at a time: requests are answered in order and a slow reader is not flooded.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server::Impl* server, Protocol protocol, tcp::socket socket)
+      : server_(server), protocol_(protocol), socket_(std::move(socket)) {}
+  ~Connection() { server_->Unregister(this); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void Start() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+  // Graceful stop: requests already read are answered, then the socket closes. Thread-safe.
+  void Stop() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      if (!self->writing_) self->Close();
+    });
+  }
+
+ private:
+  void Read() {
+    if (stopping_) return Close();
+    socket_.async_read_some(
+        asio::buffer(chunk_),
+        [self = shared_from_this()](std::error_code ec, size_t n) { self->OnRead(ec, n); });
+  }
+
+  void OnRead(std::error_code ec, size_t n) {
+    if (ec) return Close();
+    input_.append(chunk_.data(), n);
+    temp::HandleResult r =
+        protocol_ == Protocol::kResp
+            ? temp::HandleResp(input_, server_->options().max_bulk_bytes, &output_)
+            : temp::HandleNative(input_, &output_);
+    input_.erase(0, r.consumed);
+    close_after_write_ = r.close;
+    if (!output_.empty()) return Write();
+    if (close_after_write_) return Close();
+    Read();
+  }
+
+  void Write() {
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(output_),
+                      [self = shared_from_this()](std::error_code ec, size_t) {
+                        self->writing_ = false;
+                        self->output_.clear();
+                        if (ec || self->close_after_write_ || self->stopping_) return self->Close();
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    std::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  Server::Impl* const server_;
+  const Protocol protocol_;
+  tcp::socket socket_;
+  std::array<char, 16 * 1024> chunk_;
+  std::string input_;
+  std::string output_;
+  bool writing_ = false;
+  bool stopping_ = false;
+  bool close_after_write_ = false;
+};
+
+bool Server::Impl::Register(const std::shared_ptr<Connection>& conn) {
+  std::lock_guard lock(mu_);
+  if (draining_) return false;
+  connections_.emplace(conn.get(), conn);
+  return true;
+}
+
+void Server::Impl::Unregister(Connection* conn) {
+  std::lock_guard lock(mu_);
+  connections_.erase(conn);
+  if (connections_.empty()) cv_.notify_all();
+}
+
+Status Server::Impl::Start() {
+  ConfigureLogging(options_.log_level);
+  spdlog::info("{} {} starting (pid {}): {}", BinaryName(options_.binary), kSkegVersion, ::getpid(),
+               options_.Summary());
+  const platform::CpuFeatures& cpu = platform::DetectCpu();
+  spdlog::info("cpu: {} (simd level {})", cpu.ToString(),
+               platform::SimdLevelName(platform::BestSimdLevel(cpu)));
+  LogAllocator();
+
+  // Signals are caught from here on: one arriving during recovery is handled right after it.
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  WaitForSignal();
+
+  SKEG_ASSIGN_OR_RETURN(store_, storage::Store::Open(ToStoreOptions(options_)));
+  LogRecovery(store_->recovery_info(), options_.data_dir);
+  // Name the holder at once, so a second process started while we bind can say who we are.
+  SKEG_RETURN_IF_ERROR(store_->SetLockHolderInfo(fmt::format("pid={} addrs=starting", ::getpid())));
+
+  const bool skeg = options_.binary == Binary::kSkeg;
+  SKEG_RETURN_IF_ERROR(
+      Bind(options_.resp_listener(), Protocol::kResp, skeg ? "--resp-addr" : "--addr"));
+  SKEG_RETURN_IF_ERROR(
+      Bind(options_.native_listener(), Protocol::kNative, skeg ? "--addr" : "--native-addr"));
+
+  std::string addrs;
+  for (const BoundListener& l : listeners()) {
+    addrs += fmt::format("{}{}={}", addrs.empty() ? "" : ",", ProtocolName(l.protocol),
+                         l.endpoint.ToString());
+  }
+  if (addrs.empty()) spdlog::warn("no listener is active");
+  SKEG_RETURN_IF_ERROR(
+      store_->SetLockHolderInfo(fmt::format("pid={} addrs={}", ::getpid(), addrs)));
+  for (const auto& acceptor : acceptors_) Accept(acceptor.get());
+  started_ = true;
+  return Status::Ok();
+}
+
+Status Server::Impl::Bind(const ListenerConfig& config, Protocol protocol, std::string_view flag) {
+  if (!config.enabled) return Status::Ok();
+  const std::string where = config.endpoint.ToString();
+  std::error_code ec;
+  const tcp::endpoint endpoint(asio::ip::make_address(config.endpoint.host, ec),
+                               config.endpoint.port);
+  auto acceptor = std::make_unique<Acceptor>(io_, protocol);
+  tcp::acceptor& a = acceptor->socket;
+  // Each step runs only while the previous ones succeeded; `step` names the one that failed.
+  std::string_view step = "resolve";
+  const auto run = [&ec, &step](std::string_view name, const auto& fn) {
+    if (ec) return;
+    step = name;
+    fn();
+  };
+  run("open", [&] { a.open(endpoint.protocol(), ec); });
+  run("set SO_REUSEADDR on", [&] { a.set_option(tcp::acceptor::reuse_address(true), ec); });
+  run("bind", [&] { a.bind(endpoint, ec); });
+  run("listen on", [&] { a.listen(asio::socket_base::max_listen_connections, ec); });
+  if (ec) {
+    const std::string message = fmt::format("cannot {} {} ({} listener, {}): {}", step, where,
+                                            ProtocolName(protocol), flag, ec.message());
+    if (config.is_explicit) return Status::IOError(message);
+    spdlog::warn("{}; this default listener stays off", message);
+    return Status::Ok();
+  }
+  const tcp::endpoint local = a.local_endpoint(ec);
+  BoundListener bound{protocol,
+                      Endpoint{config.endpoint.host, ec ? config.endpoint.port : local.port()}};
+  spdlog::info("listening: {} on {}", ProtocolName(protocol), bound.endpoint.ToString());
+  {
+    std::lock_guard lock(mu_);
+    bound_.push_back(std::move(bound));
+  }
+  acceptors_.push_back(std::move(acceptor));
+  return Status::Ok();
+}
+
+void Server::Impl::Accept(Acceptor* acceptor) {
+  acceptor->socket.async_accept(
+      asio::make_strand(io_), [this, acceptor](std::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor->socket.is_open()) return;
+        if (ec) {
+          spdlog::warn("accept on {} failed: {}", ProtocolName(acceptor->protocol), ec.message());
+          acceptor->retry.expires_after(kAcceptRetryDelay);
+          acceptor->retry.async_wait([this, acceptor](std::error_code timer_ec) {
+            if (!timer_ec) Accept(acceptor);
+          });
+          return;
+        }
+        bool full;
+        {
+          std::lock_guard lock(mu_);
+          full = connections_.size() >= options_.max_clients;
+        }
+        if (full) {
+          // A tiny blocking write on a fresh socket; then drop the client.
+          if (acceptor->protocol == Protocol::kResp) {
+            std::error_code ignored;
+            constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
+            asio::write(socket, asio::buffer(kFull.data(), kFull.size()), ignored);
+          }
+          spdlog::warn("rejected a {} client: --max-clients {} reached",
+                       ProtocolName(acceptor->protocol), options_.max_clients);
+        } else {
+          std::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
+          auto conn = std::make_shared<Connection>(this, acceptor->protocol, std::move(socket));
+          if (Register(conn)) conn->Start();
+        }
+        Accept(acceptor);
+      });
+}
+
+void Server::Impl::WaitForSignal() {
+  signals_.async_wait([this](std::error_code ec, int signo) {
+    if (ec) return;
+    {
+      std::lock_guard lock(mu_);
+      if (shutdown_requested_) {
+        spdlog::warn("received {} again: dropping open connections now", SignalName(signo));
+        force_shutdown_ = true;
+        cv_.notify_all();
+        return;
+      }
+    }
+    spdlog::info("received {}: shutting down", SignalName(signo));
+    RequestShutdown();
+    WaitForSignal();
+  });
+}
+
+void Server::Impl::RequestShutdown() {
+  std::lock_guard lock(mu_);
+  shutdown_requested_ = true;
+  cv_.notify_all();
+}
+
+Status Server::Impl::Run() {
+  SKEG_CHECK(started_);
+  spdlog::info("ready: {} I/O threads", options_.workers);
+  for (uint32_t i = 0; i < options_.workers; ++i) {
+    threads_.emplace_back([this] { io_.run(); });
+  }
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return shutdown_requested_; });
+  }
+  return Shutdown();
+}
+
+Status Server::Impl::Shutdown() {
+  if (shut_down_) return Status::Ok();
+  shut_down_ = true;
+  const auto begin = std::chrono::steady_clock::now();
+
+  // 1. Stop accepting. Closing runs on each acceptor's strand, as its handlers do.
+  for (const auto& acceptor : acceptors_) {
+    asio::post(acceptor->socket.get_executor(), [a = acceptor.get()] {
+      std::error_code ignored;
+      a->socket.close(ignored);
+      a->retry.cancel();
+    });
+  }
+  // 2. Let connections answer what they have read, then close.
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    // From here on an accept that races with closing the acceptors is dropped (Register),
+    // so the snapshot below covers every connection that will ever exist.
+    std::lock_guard lock(mu_);
+    draining_ = true;
+    for (const auto& [ptr, weak] : connections_) {
+      if (auto conn = weak.lock()) open.push_back(std::move(conn));
+    }
+  }
+  const size_t open_count = open.size();
+  for (const auto& conn : open) conn->Stop();
+  open.clear();
+  bool drained = true;
+  if (!threads_.empty()) {
+    std::unique_lock lock(mu_);
+    drained = cv_.wait_for(lock, kDrainTimeout, [this] {
+      return connections_.empty() || force_shutdown_;
+    }) && connections_.empty();
+  }
+  if (!drained) spdlog::warn("shutdown: dropping connections that did not finish in time");
+
+  // 3. Stop the I/O threads. Handlers still pending are destroyed with io_.
+  signals_.cancel();
+  work_.reset();
+  io_.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  acceptors_.clear();
+
+  // 4. Make everything durable and release the directory.
+  Status status;
+  if (store_ != nullptr) {
+    status = store_->Close();
+    if (status.ok()) {
+      spdlog::info("storage: synced and closed {}", options_.data_dir);
+    } else {
+      spdlog::error("storage: close failed: {}", status.ToString());
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  if (started_) {
+    spdlog::info("shutdown complete in {:.3f} s ({} connections drained)", seconds, open_count);
+  }
+  spdlog::default_logger()->flush();
+  return status;
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() = default;
+Status Server::Start() { return impl_->Start(); }
+Status Server::Run() { return impl_->Run(); }
+void Server::RequestShutdown() { impl_->RequestShutdown(); }
+std::vector<BoundListener> Server::listeners() const { return impl_->listeners(); }
+
+int ServerMain(Binary binary, int argc, char** argv) {
+  const std::string_view name = BinaryName(binary);
+  auto parsed = ParseCommandLine(binary, argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "%.*s: error: %.*s\n", static_cast<int>(name.size()), name.data(),
+                 static_cast<int>(parsed.error().message().size()),
+                 parsed.error().message().data());
+    std::fprintf(stderr, "Run '%.*s --help' for the list of flags.\n",
+                 static_cast<int>(name.size()), name.data());
+    return 2;
+  }
+  if (!parsed->print_and_exit.empty()) {
+    std::fputs(parsed->print_and_exit.c_str(), stdout);
+    return 0;
+  }
+  Status status;
+  {
+    Server server(std::move(parsed->options));
+    status = server.Start();
+    if (status.ok()) status = server.Run();
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "%.*s: error: %s\n", static_cast<int>(name.size()), name.data(),
+                 status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace skeg::server
