@@ -41,12 +41,18 @@ Status StoreOptions::Validate() const {
 }
 
 void WriteBatch::Put(std::string_view key, std::string_view value, UnixMillis expire_at) {
-  ops_.push_back(Op{false, std::string(key), std::string(value), expire_at});
+  ops_.push_back(Op{false, false, std::string(key), std::string(value), expire_at});
+  payload_bytes_ += key.size() + value.size();
+}
+
+void WriteBatch::PutExpiryChange(std::string_view key, std::string_view value,
+                                 UnixMillis expire_at) {
+  ops_.push_back(Op{false, true, std::string(key), std::string(value), expire_at});
   payload_bytes_ += key.size() + value.size();
 }
 
 void WriteBatch::Delete(std::string_view key) {
-  ops_.push_back(Op{true, std::string(key), std::string(), kNoExpiry});
+  ops_.push_back(Op{true, false, std::string(key), std::string(), kNoExpiry});
   payload_bytes_ += key.size();
 }
 
@@ -89,6 +95,9 @@ Result<bool> Store::Delete(std::string_view key, const WriteOptions& options) {
 }
 
 Result<ReadResult> Store::Get(std::string_view key) const { return impl_->Get(key); }
+Result<ScanPage> Store::Scan(uint64_t cursor, size_t count) const {
+  return impl_->Scan(cursor, count);
+}
 Status Store::ForEachKey(const std::function<bool(std::string_view)>& fn) const {
   return impl_->ForEachKey(fn);
 }
@@ -231,6 +240,48 @@ Status Store::Impl::ForEachKey(const std::function<bool(std::string_view)>& fn) 
   return Status::Ok();
 }
 
+namespace {
+RecordType OpRecordType(const WriteBatch::Op& op) {
+  if (op.is_delete) return RecordType::kDelete;
+  return op.expiry_only ? RecordType::kExpire : RecordType::kPut;
+}
+}  // namespace
+
+Result<ScanPage> Store::Impl::Scan(uint64_t cursor, size_t count) const {
+  // cursor = shard << 33 | fingerprint to resume at (fingerprints are < 2^32, 2^32 = shard end).
+  constexpr uint64_t kShardShift = 33;
+  ScanPage page;
+  uint32_t shard = static_cast<uint32_t>(cursor >> kShardShift);
+  uint64_t fp = cursor & ((1ull << kShardShift) - 1);
+  if (shard >= KeyDir::kShards || fp > (1ull << 32)) {
+    return Status::InvalidArgument("invalid cursor");
+  }
+  count = std::max<size_t>(count, 1);
+  std::vector<RecordLocation> locs;
+  std::string buf;
+  const UnixMillis now = Now();
+  while (shard < KeyDir::kShards && page.keys.size() < count) {
+    locs.clear();
+    fp = keydir_.ScanShard(shard, fp, count - page.keys.size(),
+                           [&](uint32_t, const RecordLocation& l) { locs.push_back(l); });
+    for (const RecordLocation& l : locs) {
+      auto seg = GetSegment(l.segment);
+      if (!seg) continue;  // moved by compaction: the key is behind the cursor now or gone
+      RecordHeader h;
+      std::string_view key;
+      SKEG_RETURN_IF_ERROR(ReadKey(*seg, l, &buf, &h, &key));
+      if (h.expire_at != kNoExpiry && h.expire_at <= now) continue;
+      page.keys.emplace_back(key);
+    }
+    if (fp >= (1ull << 32)) {
+      ++shard;
+      fp = 0;
+    }
+  }
+  page.next_cursor = shard >= KeyDir::kShards ? 0 : (static_cast<uint64_t>(shard) << kShardShift) | fp;
+  return page;
+}
+
 Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions& options) {
   if (batch.empty()) return Status::InvalidArgument("empty write batch");
   const auto& ops = batch.ops();
@@ -256,7 +307,7 @@ Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions&
     enc.append(op.key);
     enc.append(op.value);
     req.body_crc = crc32c::Value(enc.data() + kRecordHeaderSize, enc.size() - kRecordHeaderSize);
-    req.type = op.is_delete ? RecordType::kDelete : RecordType::kPut;
+    req.type = OpRecordType(op);
     req.key_len = static_cast<uint32_t>(op.key.size());
     req.value_len = static_cast<uint32_t>(op.value.size());
     req.expire_at = op.expire_at;
@@ -268,8 +319,7 @@ Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions&
     enc.resize(kRecordHeaderSize);
     for (const auto& op : ops) {
       size_t start = enc.size();
-      AppendRecord(&enc, op.is_delete ? RecordType::kDelete : RecordType::kPut, 0, op.key,
-                   op.value, op.expire_at);
+      AppendRecord(&enc, OpRecordType(op), 0, op.key, op.value, op.expire_at);
       req.ops.push_back(EncodedOp{HashKey(op.key), static_cast<uint32_t>(start),
                                   static_cast<uint32_t>(enc.size() - start), op.is_delete,
                                   op.expire_at != kNoExpiry, op.expire_at, {}});

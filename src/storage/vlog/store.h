@@ -98,6 +98,9 @@ class WriteBatch {
   // Sets `key` to `value`, expiring at `expire_at` (kNoExpiry: never).
   void Put(std::string_view key, std::string_view value, UnixMillis expire_at = kNoExpiry);
   void Delete(std::string_view key);
+  // Like Put, for an operation that only changes the expiry of an existing value (EXPIRE,
+  // PERSIST): stored as a kExpire record, replayed exactly like a put.
+  void PutExpiryChange(std::string_view key, std::string_view value, UnixMillis expire_at);
 
   size_t count() const { return ops_.size(); }
   bool empty() const { return ops_.empty(); }
@@ -107,6 +110,7 @@ class WriteBatch {
 
   struct Op {
     bool is_delete;
+    bool expiry_only;
     std::string key;
     std::string value;
     UnixMillis expire_at;
@@ -121,6 +125,12 @@ class WriteBatch {
 struct WriteOptions {
   // Sync this write with fsync even at the relaxed tier (native WAIT_DURABLE flag).
   bool force_sync = false;
+};
+
+// One page of a key scan (Store::Scan).
+struct ScanPage {
+  std::vector<std::string> keys;
+  uint64_t next_cursor = 0;  // 0: the scan is complete
 };
 
 struct ReadResult {
@@ -195,6 +205,13 @@ class Store {
   // read from disk; a snapshot of locations is taken per key-directory shard, so keys written
   // during the walk may or may not be seen, keys present throughout are seen exactly once.
   Status ForEachKey(const std::function<bool(std::string_view key)>& fn) const;
+
+  // Cursor-based iteration for SCAN. Start with cursor 0 and pass back next_cursor until it is
+  // 0. Returns about `count` live keys per call (more when keys share a hash fingerprint, fewer
+  // near the end of a shard). The cursor is a position in hash space (shard, fingerprint), so
+  // it stays valid across key-directory growth: a key present for the whole scan is returned
+  // at least once, and normally exactly once. Expired keys are skipped.
+  Result<ScanPage> Scan(uint64_t cursor, size_t count) const;
 
   // Writes a key-directory checkpoint now.
   Status Checkpoint();

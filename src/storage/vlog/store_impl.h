@@ -100,6 +100,7 @@ class Store::Impl {
   Result<uint32_t> Write(const WriteBatch& batch, const WriteOptions& options);
   Result<ReadResult> Get(std::string_view key) const;
   Status ForEachKey(const std::function<bool(std::string_view)>& fn) const;
+  Result<ScanPage> Scan(uint64_t cursor, size_t count) const;
   Status Checkpoint();
   Status Sync();
   Status Compact();
