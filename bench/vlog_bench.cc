@@ -87,9 +87,9 @@ GroupCommitResult RunGroupCommit(const std::string& dir, Durability tier, int wr
   r.batches_per_group = stats.commit_groups ? static_cast<double>(stats.committed_batches) /
                                                   static_cast<double>(stats.commit_groups)
                                             : 0;
-  r.sync_ms_avg = stats.syncs ? static_cast<double>(stats.sync_nanos) / 1e6 /
-                                    static_cast<double>(stats.syncs)
-                              : 0;
+  r.sync_ms_avg =
+      stats.syncs ? static_cast<double>(stats.sync_nanos) / 1e6 / static_cast<double>(stats.syncs)
+                  : 0;
   (void)(*store)->Close();
   return r;
 }
@@ -99,6 +99,7 @@ struct RestartResult {
   uint64_t tail_keys;
   double load_seconds;
   double restart_seconds;
+  double full_replay_seconds;  // the same directory without its checkpoint
   bool used_checkpoint;
   uint64_t replayed_records;
   double keydir_bytes_per_key;
@@ -151,15 +152,23 @@ RestartResult RunRestart(const std::string& dir, uint64_t keys, uint64_t tail_ke
   r.used_checkpoint = (*store)->recovery_info().used_checkpoint;
   r.replayed_records = (*store)->recovery_info().replayed_records;
   auto stats = (*store)->stats();
-  r.keydir_bytes_per_key = static_cast<double>(stats.keydir_bytes) / static_cast<double>(stats.keys);
+  r.keydir_bytes_per_key =
+      static_cast<double>(stats.keydir_bytes) / static_cast<double>(stats.keys);
   r.store_bytes_per_key =
       static_cast<double>((*store)->MemoryUsage()) / static_cast<double>(stats.keys);
   if (stats.keys != keys) {
     std::fprintf(stderr, "vlog_bench: restart found %llu keys, expected %llu\n",
-                 static_cast<unsigned long long>(stats.keys), static_cast<unsigned long long>(keys));
+                 static_cast<unsigned long long>(stats.keys),
+                 static_cast<unsigned long long>(keys));
     std::exit(1);
   }
   store->reset();
+  std::filesystem::remove(dir + ".crash/vlog/keydir.snap");
+  const auto full_start = Clock::now();
+  auto full = Store::Open(ro);
+  if (!full.ok()) Die(full.error());
+  r.full_replay_seconds = Seconds(full_start, Clock::now());
+  full->reset();
   std::filesystem::remove_all(dir + ".crash");
   std::filesystem::remove_all(dir);
   return r;
@@ -185,7 +194,8 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "duration of each group-commit run")->capture_default_str();
   app.add_option("--value-bytes", value_bytes, "value size")->capture_default_str();
   app.add_option("--restart-keys", restart_keys, "keys in the restart test")->capture_default_str();
-  app.add_option("--tail-keys", tail_keys, "keys written after the checkpoint")->capture_default_str();
+  app.add_option("--tail-keys", tail_keys, "keys written after the checkpoint")
+      ->capture_default_str();
   app.add_flag("--skip-restart", skip_restart, "only run the group-commit part");
   CLI11_PARSE(app, argc, argv);
 
@@ -193,7 +203,8 @@ int main(int argc, char** argv) {
   out["value_bytes"] = value_bytes;
   out["cores"] = std::thread::hardware_concurrency();
   std::printf("## Group commit (%zu-byte values, %.0f s per run)\n\n", value_bytes, seconds);
-  std::printf("| tier | writers | ops/s | writes per group | avg sync ms |\n|---|---:|---:|---:|---:|\n");
+  std::printf(
+      "| tier | writers | ops/s | writes per group | avg sync ms |\n|---|---:|---:|---:|---:|\n");
   for (const auto& t : tiers) {
     auto tier = skeg::storage::ParseDurability(t);
     if (!tier.ok()) Die(tier.error());
@@ -213,17 +224,22 @@ int main(int argc, char** argv) {
   }
   if (!skip_restart) {
     auto r = RunRestart(dir, restart_keys, tail_keys, value_bytes);
-    std::printf("\n## Restart\n\n| keys | tail keys replayed | restart s | checkpoint used | "
-                "keydir bytes/key | store RAM bytes/key |\n|---:|---:|---:|---|---:|---:|\n");
-    std::printf("| %llu | %llu | %.3f | %s | %.1f | %.1f |\n",
+    std::printf(
+        "\n## Restart\n\n| keys | tail keys after checkpoint | tail records replayed | "
+        "restart s | checkpoint used | full replay s (no checkpoint) | keydir bytes/key | "
+        "store RAM bytes/key |\n|---:|---:|---:|---:|---|---:|---:|---:|\n");
+    std::printf("| %llu | %llu | %llu | %.3f | %s | %.3f | %.1f | %.1f |\n",
                 static_cast<unsigned long long>(r.keys),
+                static_cast<unsigned long long>(r.tail_keys),
                 static_cast<unsigned long long>(r.replayed_records), r.restart_seconds,
-                r.used_checkpoint ? "yes" : "no", r.keydir_bytes_per_key, r.store_bytes_per_key);
+                r.used_checkpoint ? "yes" : "no", r.full_replay_seconds, r.keydir_bytes_per_key,
+                r.store_bytes_per_key);
     out["restart"] = {{"keys", r.keys},
                       {"tail_keys", r.tail_keys},
                       {"replayed_records", r.replayed_records},
                       {"restart_seconds", r.restart_seconds},
                       {"used_checkpoint", r.used_checkpoint},
+                      {"full_replay_seconds", r.full_replay_seconds},
                       {"keydir_bytes_per_key", r.keydir_bytes_per_key},
                       {"store_bytes_per_key", r.store_bytes_per_key},
                       {"load_seconds", r.load_seconds}};

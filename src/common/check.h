@@ -12,8 +12,8 @@ namespace skeg::internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* condition);
 }  // namespace skeg::internal
 
-#define SKEG_CHECK(cond)                                                          \
-  do {                                                                            \
+#define SKEG_CHECK(cond)                                                                        \
+  do {                                                                                          \
     if (__builtin_expect(!(cond), 0)) ::skeg::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 

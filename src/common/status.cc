@@ -17,20 +17,34 @@ void CheckFailed(const char* file, int line, const char* condition) {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kNotFound: return "NotFound";
-    case StatusCode::kAlreadyExists: return "AlreadyExists";
-    case StatusCode::kInvalidArgument: return "InvalidArgument";
-    case StatusCode::kWrongType: return "WrongType";
-    case StatusCode::kCorruption: return "Corruption";
-    case StatusCode::kIOError: return "IOError";
-    case StatusCode::kResourceExhausted: return "ResourceExhausted";
-    case StatusCode::kUnauthenticated: return "Unauthenticated";
-    case StatusCode::kPermissionDenied: return "PermissionDenied";
-    case StatusCode::kBusy: return "Busy";
-    case StatusCode::kNotSupported: return "NotSupported";
-    case StatusCode::kCancelled: return "Cancelled";
-    case StatusCode::kInternal: return "Internal";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kNotFound:
+      return "NotFound";
+    case StatusCode::kAlreadyExists:
+      return "AlreadyExists";
+    case StatusCode::kInvalidArgument:
+      return "InvalidArgument";
+    case StatusCode::kWrongType:
+      return "WrongType";
+    case StatusCode::kCorruption:
+      return "Corruption";
+    case StatusCode::kIOError:
+      return "IOError";
+    case StatusCode::kResourceExhausted:
+      return "ResourceExhausted";
+    case StatusCode::kUnauthenticated:
+      return "Unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "PermissionDenied";
+    case StatusCode::kBusy:
+      return "Busy";
+    case StatusCode::kNotSupported:
+      return "NotSupported";
+    case StatusCode::kCancelled:
+      return "Cancelled";
+    case StatusCode::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }
@@ -57,12 +71,17 @@ Status Status::FromErrno(int err, std::string_view context) {
   msg += std::strerror(err);
   switch (err) {
     case ENOSPC:
-    case EDQUOT: return ResourceExhausted(msg);
-    case ENOENT: return NotFound(msg);
-    case EEXIST: return AlreadyExists(msg);
+    case EDQUOT:
+      return ResourceExhausted(msg);
+    case ENOENT:
+      return NotFound(msg);
+    case EEXIST:
+      return AlreadyExists(msg);
     case EACCES:
-    case EPERM: return PermissionDenied(msg);
-    default: return IOError(msg);
+    case EPERM:
+      return PermissionDenied(msg);
+    default:
+      return IOError(msg);
   }
 }
 

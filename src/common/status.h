@@ -27,12 +27,12 @@ enum class StatusCode : uint8_t {
   kAlreadyExists,
   kInvalidArgument,
   kWrongType,
-  kCorruption,          // bytes read from disk or the network fail validation
-  kIOError,             // the OS refused an I/O operation
-  kResourceExhausted,   // memory, quota or disk space (ENOSPC)
+  kCorruption,         // bytes read from disk or the network fail validation
+  kIOError,            // the OS refused an I/O operation
+  kResourceExhausted,  // memory, quota or disk space (ENOSPC)
   kUnauthenticated,
   kPermissionDenied,
-  kBusy,                // a resource is held by someone else (data-dir lock)
+  kBusy,  // a resource is held by someone else (data-dir lock)
   kNotSupported,
   kCancelled,
   kInternal,
@@ -124,9 +124,10 @@ class [[nodiscard]] Result {
   }
   Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, Status> &&
-             !std::is_same_v<std::decay_t<U>, T> && !std::is_same_v<std::decay_t<U>, Result>)
-  Result(U&& value) : v_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, Status> &&
+           !std::is_same_v<std::decay_t<U>, T> && !std::is_same_v<std::decay_t<U>, Result>)
+      Result(U&& value)
+      : v_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const { return v_.index() == 0; }
   bool ok() const { return has_value(); }
@@ -175,17 +176,17 @@ Status ToStatus(const Result<T>& r) {
 #define SKEG_STATUS_CONCAT(a, b) SKEG_STATUS_CONCAT_INNER(a, b)
 
 // Evaluates `expr` (a Status); returns it from the enclosing function when not OK.
-#define SKEG_RETURN_IF_ERROR(expr)                                  \
-  do {                                                              \
+#define SKEG_RETURN_IF_ERROR(expr)                                      \
+  do {                                                                  \
     ::skeg::Status skeg_status_tmp_ = ::skeg::internal::ToStatus(expr); \
-    if (!skeg_status_tmp_.ok()) return skeg_status_tmp_;            \
+    if (!skeg_status_tmp_.ok()) return skeg_status_tmp_;                \
   } while (0)
 
 // Evaluates `rexpr` (a Result<T>); on error returns its Status, else moves the value into `lhs`
 // (which may be a declaration: `SKEG_ASSIGN_OR_RETURN(auto f, Open())`).
 #define SKEG_ASSIGN_OR_RETURN(lhs, rexpr) \
   SKEG_ASSIGN_OR_RETURN_IMPL(SKEG_STATUS_CONCAT(skeg_result_, __LINE__), lhs, rexpr)
-#define SKEG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, rexpr) \
-  auto tmp = (rexpr);                               \
+#define SKEG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, rexpr)    \
+  auto tmp = (rexpr);                                  \
   if (!tmp.has_value()) return std::move(tmp).error(); \
   lhs = std::move(tmp).value()

@@ -14,27 +14,24 @@
 namespace skeg {
 
 template <typename Id>
-  requires std::is_enum_v<Id>
-constexpr Id MakeId(std::underlying_type_t<Id> v) {
-  return static_cast<Id>(v);
-}
+requires std::is_enum_v<Id>
+constexpr Id MakeId(std::underlying_type_t<Id> v) { return static_cast<Id>(v); }
 
 template <typename Id>
-  requires std::is_enum_v<Id>
+requires std::is_enum_v<Id>
 constexpr std::underlying_type_t<Id> IdValue(Id id) {
   return static_cast<std::underlying_type_t<Id>>(id);
 }
 
 struct IdHash {
   template <typename Id>
-    requires std::is_enum_v<Id>
-  size_t operator()(Id id) const {
+  requires std::is_enum_v<Id> size_t operator()(Id id) const {
     return std::hash<std::underlying_type_t<Id>>()(IdValue(id));
   }
 };
 
 // Ids used across modules.
-enum class SegmentId : uint32_t {};   // value-log segment file number
+enum class SegmentId : uint32_t {};       // value-log segment file number
 enum class SequenceNumber : uint64_t {};  // global write order of value-log records
 
 }  // namespace skeg

@@ -72,7 +72,8 @@ struct KeyDir::Shard {
   }
 
   void GrowIfNeeded() {
-    if (static_cast<uint64_t>(count + 1) * kMaxLoadDen > static_cast<uint64_t>(capacity) * kMaxLoadNum) {
+    if (static_cast<uint64_t>(count + 1) * kMaxLoadDen >
+        static_cast<uint64_t>(capacity) * kMaxLoadNum) {
       uint64_t grown = std::max<uint64_t>(kMinCapacity, capacity + capacity / 2);
       SKEG_CHECK(grown < (1ull << 32) - 1024);
       Rehash(static_cast<uint32_t>(grown));
@@ -213,7 +214,8 @@ void KeyDir::WriterLoadShard(uint32_t shard, const Entry* entries, size_t n) {
   Shard& s = *shards_[shard];
   std::unique_lock lock(s.mu);
   // Size the table once for the final count instead of growing step by step.
-  uint64_t want = (static_cast<uint64_t>(s.count + n) * kMaxLoadDen + kMaxLoadNum - 1) / kMaxLoadNum + 1;
+  uint64_t want =
+      (static_cast<uint64_t>(s.count + n) * kMaxLoadDen + kMaxLoadNum - 1) / kMaxLoadNum + 1;
   if (want > s.capacity) {
     uint64_t cap = s.capacity;
     while (cap < want) cap = std::max<uint64_t>(kMinCapacity, cap + cap / 2);

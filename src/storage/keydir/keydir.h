@@ -71,7 +71,9 @@ class KeyDir {
   KeyDir(const KeyDir&) = delete;
   KeyDir& operator=(const KeyDir&) = delete;
 
-  static uint32_t ShardOf(uint64_t hash) { return static_cast<uint32_t>(hash >> (64 - kShardBits)); }
+  static uint32_t ShardOf(uint64_t hash) {
+    return static_cast<uint32_t>(hash >> (64 - kShardBits));
+  }
   static uint32_t FingerprintOf(uint64_t hash) { return static_cast<uint32_t>(hash); }
 
   // ---- Readers (any thread) ----

@@ -9,7 +9,9 @@
 namespace skeg::storage {
 namespace {
 
-RecordLocation Loc(uint32_t seg, uint32_t off) { return RecordLocation{seg, off, 40 + off % 7, off % 3 == 0}; }
+RecordLocation Loc(uint32_t seg, uint32_t off) {
+  return RecordLocation{seg, off, 40 + off % 7, off % 3 == 0};
+}
 
 // The model: hash -> locations (several keys may share a hash in this test by construction).
 TEST(KeyDirTest, RandomOpsMatchModel) {
@@ -81,9 +83,8 @@ TEST(KeyDirTest, ScanVisitsEveryEntryOnceAcrossResizes) {
     uint64_t cursor = 0;
     int rounds = 0;
     while (cursor < (1ull << 32)) {
-      cursor = kd.ScanShard(shard, cursor, 3, [&](uint32_t, const RecordLocation& l) {
-        seen.insert(l.offset);
-      });
+      cursor = kd.ScanShard(shard, cursor, 3,
+                            [&](uint32_t, const RecordLocation& l) { seen.insert(l.offset); });
       // Growth between calls must not lose or repeat entries already passed.
       if (++rounds % 2 == 0 && shard % 16 == 0) {
         uint32_t extra = 100000 + rounds + shard * 1000;

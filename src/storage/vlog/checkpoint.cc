@@ -77,7 +77,8 @@ Result<CheckpointPosition> LoadCheckpoint(platform::Env* env, const std::string&
   SKEG_ASSIGN_OR_RETURN(auto file, env->OpenFile(path, platform::OpenOptions{}));
   SKEG_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   auto corrupt = [&](uint64_t off, std::string_view what) {
-    return Status::Corruption(path + " at offset " + std::to_string(off) + ": " + std::string(what));
+    return Status::Corruption(path + " at offset " + std::to_string(off) + ": " +
+                              std::string(what));
   };
   if (size < kHeaderSize) return corrupt(0, "truncated header");
   char h[kHeaderSize];
@@ -106,13 +107,15 @@ Result<CheckpointPosition> LoadCheckpoint(platform::Env* env, const std::string&
     if (off + 4 + bytes + 4 > size) return corrupt(off, "shard count beyond end of file");
     entries.resize(n);
     if (bytes > 0) {
-      SKEG_ASSIGN_OR_RETURN(got, file->ReadAt(off + 4, bytes, reinterpret_cast<char*>(entries.data())));
+      SKEG_ASSIGN_OR_RETURN(got,
+                            file->ReadAt(off + 4, bytes, reinterpret_cast<char*>(entries.data())));
       if (got != bytes) return corrupt(off, "truncated entries");
     }
     char crc_buf[4];
     SKEG_ASSIGN_OR_RETURN(got, file->ReadAt(off + 4 + bytes, 4, crc_buf));
     if (got != 4) return corrupt(off, "truncated shard checksum");
-    uint32_t crc = crc32c::Extend(crc32c::Value(cbuf, 4), reinterpret_cast<const char*>(entries.data()), bytes);
+    uint32_t crc = crc32c::Extend(crc32c::Value(cbuf, 4),
+                                  reinterpret_cast<const char*>(entries.data()), bytes);
     if (crc32c::Mask(crc) != DecodeFixed32(crc_buf)) return corrupt(off, "shard checksum mismatch");
     for (const auto& e : entries) {
       if ((e.size_and_flags & 0x7fffffffu) < kRecordHeaderSize) {

@@ -11,9 +11,9 @@ namespace skeg::storage {
 
 namespace {
 uint64_t NanosSince(std::chrono::steady_clock::time_point start) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now() - start)
-                                   .count());
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
 }
 }  // namespace
 
@@ -30,8 +30,10 @@ Status Store::Impl::Submit(Request* req) {
 void Store::Impl::Fail(const Status& s) {
   std::lock_guard lock(queue_mu_);
   if (failed_.ok()) {
-    failed_ = Status(s.code(), "store refuses writes after a failed write or sync (reopen to "
-                               "recover): " + std::string(s.message()));
+    failed_ = Status(s.code(),
+                     "store refuses writes after a failed write or sync (reopen to "
+                     "recover): " +
+                         std::string(s.message()));
     spdlog::error("value log: {}", failed_.ToString());
   }
 }
@@ -67,11 +69,21 @@ void Store::Impl::CommitterLoop() {
     }
     Request* first = group.front();
     switch (first->kind) {
-      case Request::Kind::kWrite: CommitWrites(group); break;
-      case Request::Kind::kRelocate: CommitRelocations(first); break;
-      case Request::Kind::kCheckpoint: first->status = DoCheckpoint(); break;
-      case Request::Kind::kSync: first->status = SyncActive(true); break;
-      case Request::Kind::kDropSegment: first->status = DoDropSegment(first->segment); break;
+      case Request::Kind::kWrite:
+        CommitWrites(group);
+        break;
+      case Request::Kind::kRelocate:
+        CommitRelocations(first);
+        break;
+      case Request::Kind::kCheckpoint:
+        first->status = DoCheckpoint();
+        break;
+      case Request::Kind::kSync:
+        first->status = SyncActive(true);
+        break;
+      case Request::Kind::kDropSegment:
+        first->status = DoDropSegment(first->segment);
+        break;
     }
     {
       std::lock_guard lock(queue_mu_);
@@ -137,15 +149,16 @@ Status Store::Impl::RollSegment() {
   return Status::Ok();
 }
 
-Status Store::Impl::FindKey(uint64_t hash, std::string_view key, bool* found,
-                            KeyDir::SlotRef* ref, RecordLocation* loc, int64_t* expire_at) const {
+Status Store::Impl::FindKey(uint64_t hash, std::string_view key, bool* found, KeyDir::SlotRef* ref,
+                            RecordLocation* loc, int64_t* expire_at) const {
   *found = false;
   Status status;
   std::string buf;
   keydir_.WriterFind(hash, [&](KeyDir::SlotRef r, const RecordLocation& l) {
     auto seg = GetSegment(l.segment);
     if (!seg) {
-      status = Status::Corruption("key directory points at missing segment " + std::to_string(l.segment));
+      status = Status::Corruption("key directory points at missing segment " +
+                                  std::to_string(l.segment));
       return true;
     }
     RecordHeader h;
@@ -162,8 +175,8 @@ Status Store::Impl::FindKey(uint64_t hash, std::string_view key, bool* found,
   return status;
 }
 
-Status Store::Impl::ApplyOp(uint64_t hash, std::string_view key, bool is_delete,
-                            int64_t expire_at, const RecordLocation& loc, bool* removed_live) {
+Status Store::Impl::ApplyOp(uint64_t hash, std::string_view key, bool is_delete, int64_t expire_at,
+                            const RecordLocation& loc, bool* removed_live) {
   *removed_live = false;
   bool found = false;
   KeyDir::SlotRef ref{};
@@ -277,9 +290,8 @@ void Store::Impl::CommitRelocations(Request* req) {
       }
       include = !found;
     } else {
-      include = keydir_.WriterFind(rel.hash, [&](KeyDir::SlotRef, const RecordLocation& l) {
-        return l == rel.old_loc;
-      });
+      include = keydir_.WriterFind(
+          rel.hash, [&](KeyDir::SlotRef, const RecordLocation& l) { return l == rel.old_loc; });
     }
     if (!include) continue;
     if (rel.kind == Relocation::Kind::kExpireErase) {

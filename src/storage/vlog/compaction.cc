@@ -122,8 +122,10 @@ Status Store::Impl::CompactSegment(uint32_t id) {
   auto throttle = [&](uint64_t bytes) {
     processed += bytes;
     if (opts_.compaction_bytes_per_sec == 0) return;
-    const double due = static_cast<double>(processed) / static_cast<double>(opts_.compaction_bytes_per_sec);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double due =
+        static_cast<double>(processed) / static_cast<double>(opts_.compaction_bytes_per_sec);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (due > elapsed) std::this_thread::sleep_for(std::chrono::duration<double>(due - elapsed));
   };
 
@@ -218,8 +220,9 @@ Status Store::Impl::CompactSegment(uint32_t id) {
       }
     } else {
       // The scanner's views are contiguous: header, key and value form the raw record.
-      SKEG_RETURN_IF_ERROR(consider(rec, offset, rec.header.sequence,
-                                    std::string_view(rec.key.data() - kRecordHeaderSize, record_size)));
+      SKEG_RETURN_IF_ERROR(
+          consider(rec, offset, rec.header.sequence,
+                   std::string_view(rec.key.data() - kRecordHeaderSize, record_size)));
     }
   }
   SKEG_RETURN_IF_ERROR(flush());

@@ -26,7 +26,8 @@ TEST(CompactionTest, RewritesSparseSegmentsAndKeepsEveryValue) {
   auto store = OpenOrDie(TestOptions(dir.path()));
   for (int round = 0; round < 5; ++round) {
     for (int i = 0; i < 300; ++i) {
-      ASSERT_TRUE(store->Put("k" + std::to_string(i), std::to_string(round) + std::string(150, 'x')).ok());
+      ASSERT_TRUE(
+          store->Put("k" + std::to_string(i), std::to_string(round) + std::string(150, 'x')).ok());
     }
   }
   const size_t before = SegmentCount(dir.path());
@@ -36,18 +37,21 @@ TEST(CompactionTest, RewritesSparseSegmentsAndKeepsEveryValue) {
   EXPECT_GT(s.compactions, 0u);
   EXPECT_LT(SegmentCount(dir.path()), before);
   EXPECT_LT(s.disk_bytes, disk_before);
-  for (int i = 0; i < 300; ++i) ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "4" + std::string(150, 'x'));
+  for (int i = 0; i < 300; ++i)
+    ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "4" + std::string(150, 'x'));
   ASSERT_TRUE(store->Close().ok());
   store = OpenOrDie(TestOptions(dir.path()));
   EXPECT_EQ(store->key_count(), 300u);
-  for (int i = 0; i < 300; ++i) ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "4" + std::string(150, 'x'));
+  for (int i = 0; i < 300; ++i)
+    ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "4" + std::string(150, 'x'));
 }
 
 TEST(CompactionTest, DeletedKeysStayDeletedAfterFullReplay) {
   testing::TempDir dir;
   {
     auto store = OpenOrDie(TestOptions(dir.path()));
-    for (int i = 0; i < 400; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(200, 'v')).ok());
+    for (int i = 0; i < 400; ++i)
+      ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(200, 'v')).ok());
     for (int i = 0; i < 400; i += 2) ASSERT_TRUE(store->Delete("k" + std::to_string(i)).ok());
     // Overwrite the odd keys so the segments holding the tombstones become sparse too.
     for (int i = 1; i < 400; i += 2) ASSERT_TRUE(store->Put("k" + std::to_string(i), "new").ok());
@@ -68,7 +72,8 @@ TEST(CompactionTest, ExpiredKeysAreReclaimed) {
   testing::TempDir dir;
   std::atomic<int64_t> now{1000};
   auto store = OpenOrDie(TestOptions(dir.path(), &now));
-  for (int i = 0; i < 600; ++i) ASSERT_TRUE(store->Put("tmp" + std::to_string(i), std::string(200, 't'), 5000).ok());
+  for (int i = 0; i < 600; ++i)
+    ASSERT_TRUE(store->Put("tmp" + std::to_string(i), std::string(200, 't'), 5000).ok());
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(store->Put("keep" + std::to_string(i), "k").ok());
   now = 6000;
   ASSERT_TRUE(store->Compact().ok());
@@ -87,7 +92,8 @@ TEST(CompactionTest, BatchRecordsAreCompactedPerKey) {
   for (int i = 0; i < 100; ++i) b.Put("b" + std::to_string(i), std::string(100, 'b'));
   ASSERT_TRUE(store->Write(b).ok());
   for (int i = 0; i < 90; ++i) ASSERT_TRUE(store->Put("b" + std::to_string(i), "over").ok());
-  for (int i = 0; i < 600; ++i) ASSERT_TRUE(store->Put("fill" + std::to_string(i % 50), std::string(150, 'f')).ok());
+  for (int i = 0; i < 600; ++i)
+    ASSERT_TRUE(store->Put("fill" + std::to_string(i % 50), std::string(150, 'f')).ok());
   ASSERT_TRUE(store->Compact().ok());
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(GetOr(*store, "b" + std::to_string(i)), i < 90 ? "over" : std::string(100, 'b'));
@@ -118,17 +124,20 @@ TEST(CompactionTest, ConcurrentWritesAndReadsDuringBackgroundCompaction) {
   });
   for (int round = 0; round < 40; ++round) {
     for (int i = 0; i < 50; ++i) {
-      ASSERT_TRUE(store->Put("k" + std::to_string(i), std::to_string(round) + std::string(200, 'x')).ok());
+      ASSERT_TRUE(
+          store->Put("k" + std::to_string(i), std::to_string(round) + std::string(200, 'x')).ok());
     }
   }
   stop = true;
   reader.join();
   EXPECT_EQ(read_errors.load(), 0);
-  for (int i = 0; i < 50; ++i) ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "39" + std::string(200, 'x'));
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "39" + std::string(200, 'x'));
   EXPECT_GT(store->stats().compactions, 0u);
   ASSERT_TRUE(store->Close().ok());
   store = OpenOrDie(TestOptions(dir.path()));
-  for (int i = 0; i < 50; ++i) ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "39" + std::string(200, 'x'));
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "39" + std::string(200, 'x'));
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 //   - batches (MSET) are all-or-nothing.
 // SKEG_CRASH_ITERATIONS sets the number of kills (default 20; the slow suite runs 200).
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +17,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "storage/vlog/store.h"
 #include "storage/vlog/store_test_util.h"
@@ -33,7 +33,7 @@ StoreOptions CrashOptions(const std::string& dir) {
   StoreOptions o;
   o.data_dir = dir;
   o.durability = Durability::kKernel;
-  o.segment_target_bytes = 256 * 1024;      // many segments and rolls
+  o.segment_target_bytes = 256 * 1024;       // many segments and rolls
   o.checkpoint_interval_bytes = 512 * 1024;  // checkpoints happen mid-run
   o.background_compaction = true;            // compaction races the kill too
   o.compaction_check_ms = 20;
@@ -75,8 +75,9 @@ struct Op {
             batch.Delete(key);
             intent += " " + key + " -";
           } else {
-            std::string value = std::to_string(seed) + "." + std::to_string(t) + "." + std::to_string(n) +
-                                "." + std::to_string(i) + std::string(rng() % 300, 'x');
+            std::string value = std::to_string(seed) + "." + std::to_string(t) + "." +
+                                std::to_string(n) + "." + std::to_string(i) +
+                                std::string(rng() % 300, 'x');
             batch.Put(key, value);
             intent += " " + key + " " + value;
           }
@@ -123,7 +124,8 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
     waitpid(pid, &wstatus, 0);
     std::string out;
     char buf[65536];
-    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;)
+      out.append(buf, static_cast<size_t>(n));
     close(fds[0]);
 
     // Replay the report: acked ops go into `expected`; each thread's last unacked intent is

@@ -72,7 +72,8 @@ TEST_F(FaultTest, FailedFsyncIsNotAcknowledgedAndStoreStaysConsistent) {
 
 TEST_F(FaultTest, DiskFullIsAClearErrorAndCorruptsNothing) {
   auto store = OpenOrDie(Options());
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(100, 'v')).ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(100, 'v')).ok());
   env_.SetWriteBudget(300);
   int failures = 0;
   for (int i = 20; i < 40; ++i) {
@@ -93,7 +94,8 @@ TEST_F(FaultTest, DiskFullIsAClearErrorAndCorruptsNothing) {
   EXPECT_EQ(store->key_count(), keys);
   EXPECT_EQ(GetOr(*store, "after"), "ok");
   EXPECT_EQ(store->recovery_info().truncated_bytes, 0u);
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), std::string(100, 'v'));
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), std::string(100, 'v'));
 }
 
 TEST_F(FaultTest, AcknowledgedWritesSurviveLossOfUnsyncedData) {
@@ -103,14 +105,16 @@ TEST_F(FaultTest, AcknowledgedWritesSurviveLossOfUnsyncedData) {
     o.env = &env_;
     o.durability = d;
     auto store = OpenOrDie(o);
-    for (int i = 0; i < 300; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::to_string(i)).ok());
+    for (int i = 0; i < 300; ++i)
+      ASSERT_TRUE(store->Put("k" + std::to_string(i), std::to_string(i)).ok());
     env_.SetFilesystemActive(false);
     store.reset();
     ASSERT_TRUE(env_.DropUnsyncedData().ok());
     env_.ClearFaults();
     store = OpenOrDie(o);
     EXPECT_EQ(store->key_count(), 300u) << DurabilityName(d);
-    for (int i = 0; i < 300; ++i) ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), std::to_string(i));
+    for (int i = 0; i < 300; ++i)
+      ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), std::to_string(i));
   }
 }
 

@@ -35,7 +35,8 @@ void AppendRecord(std::string* dst, RecordType type, uint64_t sequence, std::str
   dst->resize(start + kRecordHeaderSize);
   dst->append(key);
   dst->append(value);
-  uint32_t body_crc = crc32c::Value(dst->data() + start + kRecordHeaderSize, key.size() + value.size());
+  uint32_t body_crc =
+      crc32c::Value(dst->data() + start + kRecordHeaderSize, key.size() + value.size());
   FinishRecordHeader(dst->data() + start, type, sequence, static_cast<uint32_t>(key.size()),
                      static_cast<uint32_t>(value.size()), expire_at, body_crc);
 }
@@ -46,14 +47,16 @@ Result<RecordHeader> DecodeRecordHeader(std::string_view data) {
   RecordHeader h;
   h.masked_crc = DecodeFixed32(p);
   auto type = static_cast<uint8_t>(p[4]);
-  if (!IsKnownRecordType(type)) return Status::Corruption("unknown record type " + std::to_string(type));
+  if (!IsKnownRecordType(type))
+    return Status::Corruption("unknown record type " + std::to_string(type));
   if (p[5] != 0 || DecodeFixed16(p + 6) != 0) return Status::Corruption("reserved header bits set");
   h.type = static_cast<RecordType>(type);
   h.sequence = DecodeFixed64(p + 8);
   h.key_len = DecodeFixed32(p + 16);
   h.value_len = DecodeFixed32(p + 20);
   h.expire_at = static_cast<int64_t>(DecodeFixed64(p + 24));
-  if (h.key_len > kMaxKeyBytes) return Status::Corruption("key length " + std::to_string(h.key_len));
+  if (h.key_len > kMaxKeyBytes)
+    return Status::Corruption("key length " + std::to_string(h.key_len));
   if (h.value_len > kMaxRecordValueBytes) {
     return Status::Corruption("value length " + std::to_string(h.value_len));
   }

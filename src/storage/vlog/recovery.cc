@@ -63,8 +63,9 @@ Status Store::Impl::Open() {
       replay_offset = pos->offset;
       next_sequence_ = pos->next_sequence;
     } else {
-      spdlog::warn("value log: checkpoint refers to log data that does not exist; replaying "
-                   "the whole log");
+      spdlog::warn(
+          "value log: checkpoint refers to log data that does not exist; replaying "
+          "the whole log");
       keydir_.WriterClear();
     }
   } else if (!pos.error().IsNotFound()) {
@@ -161,8 +162,7 @@ Status Store::Impl::OpenSegments(std::vector<uint32_t>* ids) {
   return Status::Ok();
 }
 
-Status Store::Impl::ApplyRecordForReplay(const RecordView& rec, uint32_t segment,
-                                         uint64_t offset) {
+Status Store::Impl::ApplyRecordForReplay(const RecordView& rec, uint32_t segment, uint64_t offset) {
   const bool has_expiry = rec.header.expire_at != kNoExpiry;
   RecordLocation loc{segment, static_cast<uint32_t>(offset),
                      static_cast<uint32_t>(rec.header.record_size()), has_expiry};
@@ -208,8 +208,7 @@ Status Store::Impl::ReplaySegment(const std::shared_ptr<Segment>& seg, uint64_t 
       while (!inner.empty()) {
         auto r = DecodeRecord(inner);
         if (!r || r->header.type == RecordType::kBatch) {
-          return CorruptionAt(*seg, inner_off,
-                              r ? Status::Corruption("nested batch") : r.error());
+          return CorruptionAt(*seg, inner_off, r ? Status::Corruption("nested batch") : r.error());
         }
         r->header.sequence = seq++;
         SKEG_RETURN_IF_ERROR(ApplyRecordForReplay(*r, seg->id, inner_off));

@@ -115,7 +115,8 @@ TEST(RecoveryTest, SealedSegmentDamageDetectedEvenWithCheckpoint) {
   testing::TempDir dir;
   {
     auto store = OpenOrDie(TestOptions(dir.path()));
-    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(store->Put("key" + std::to_string(i), std::string(200, 'v')).ok());
+    for (int i = 0; i < 1000; ++i)
+      ASSERT_TRUE(store->Put("key" + std::to_string(i), std::string(200, 'v')).ok());
   }
   auto segs = Segments(dir.path());
   FlipBit(segs[0], kSegmentHeaderSize + 100);
@@ -175,13 +176,15 @@ TEST(RecoveryTest, TornBatchIsAllOrNothing) {
   // Cut at every point inside the batch record: never a partial batch.
   for (uint64_t cut : {size - 1, size - 140, size - 1000, size - 2000}) {
     testing::TempDir copy;
-    fs::copy(dir.path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    fs::copy(dir.path(), copy.path(),
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
     auto seg = Segments(copy.path()).back();
     fs::resize_file(seg, cut);
     auto store = OpenOrDie(TestOptions(copy.path()));
     EXPECT_EQ(GetOr(*store, "before"), "1");
     int present = 0;
-    for (int i = 0; i < 20; ++i) present += GetOr(*store, "batch" + std::to_string(i)) != "<missing>";
+    for (int i = 0; i < 20; ++i)
+      present += GetOr(*store, "batch" + std::to_string(i)) != "<missing>";
     EXPECT_EQ(present, 0) << "cut at " << cut;
   }
 }

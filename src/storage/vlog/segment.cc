@@ -50,7 +50,8 @@ Status DecodeSegmentHeader(std::string_view data, uint32_t expected_id) {
   }
   uint32_t id = DecodeFixed32(data.data() + 12);
   if (id != expected_id) {
-    return Status::Corruption("segment header id " + std::to_string(id) + " does not match file name");
+    return Status::Corruption("segment header id " + std::to_string(id) +
+                              " does not match file name");
   }
   return Status::Ok();
 }
@@ -110,7 +111,8 @@ SegmentScanner::Outcome SegmentScanner::Next(RecordView* rec, uint64_t* offset, 
     return Outcome::kBad;
   }
   if (!ok) {
-    *why = Status::Corruption("record of " + std::to_string(size) + " bytes extends past end of file");
+    *why =
+        Status::Corruption("record of " + std::to_string(size) + " bytes extends past end of file");
     return Outcome::kBad;
   }
   auto decoded = DecodeRecord(std::string_view(buf_).substr(pos_ - buf_start_, size));
@@ -127,7 +129,8 @@ Result<bool> SegmentScanner::AnyValidRecordAfter(uint64_t offset, uint64_t min_s
   std::string chunk;
   std::string record;
   for (uint64_t base = offset + 1; base + kRecordHeaderSize <= file_size_;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kScanChunk + kRecordHeaderSize, file_size_ - base));
+    size_t n =
+        static_cast<size_t>(std::min<uint64_t>(kScanChunk + kRecordHeaderSize, file_size_ - base));
     chunk.resize(n);
     SKEG_ASSIGN_OR_RETURN(size_t got, file_->ReadAt(base, n, chunk.data()));
     chunk.resize(got);

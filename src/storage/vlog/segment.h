@@ -69,8 +69,8 @@ class SegmentScanner {
 
   const platform::File* file_;
   uint64_t file_size_;
-  uint64_t pos_;         // file offset of the next record
-  std::string buf_;      // file bytes [buf_start_, buf_start_ + buf_.size())
+  uint64_t pos_;     // file offset of the next record
+  std::string buf_;  // file bytes [buf_start_, buf_start_ + buf_.size())
   uint64_t buf_start_ = 0;
 };
 

@@ -19,9 +19,12 @@ Result<Durability> ParseDurability(std::string_view name) {
 
 std::string_view DurabilityName(Durability d) {
   switch (d) {
-    case Durability::kRelaxed: return "relaxed";
-    case Durability::kKernel: return "kernel";
-    case Durability::kPowerLoss: return "power-loss";
+    case Durability::kRelaxed:
+      return "relaxed";
+    case Durability::kKernel:
+      return "kernel";
+    case Durability::kPowerLoss:
+      return "power-loss";
   }
   return "unknown";
 }
@@ -130,8 +133,9 @@ UnixMillis Store::Impl::Now() const {
 }
 
 Status Store::Impl::CorruptionAt(const Segment& seg, uint64_t offset, const Status& why) const {
-  return Status(why.code() == StatusCode::kCorruption ? StatusCode::kCorruption : why.code(),
-                seg.path + " at offset " + std::to_string(offset) + ": " + std::string(why.message()));
+  return Status(
+      why.code() == StatusCode::kCorruption ? StatusCode::kCorruption : why.code(),
+      seg.path + " at offset " + std::to_string(offset) + ": " + std::string(why.message()));
 }
 
 std::shared_ptr<Segment> Store::Impl::GetSegment(uint32_t id) const {
@@ -150,7 +154,8 @@ Status Store::Impl::ReadRecord(const Segment& seg, const RecordLocation& loc, st
   auto v = DecodeRecord(*buf);
   if (!v) return CorruptionAt(seg, loc.offset, v.error());
   if (v->header.record_size() != loc.size) {
-    return CorruptionAt(seg, loc.offset, Status::Corruption("record size differs from key directory"));
+    return CorruptionAt(seg, loc.offset,
+                        Status::Corruption("record size differs from key directory"));
   }
   *view = *v;
   return Status::Ok();
@@ -174,7 +179,8 @@ Status Store::Impl::ReadKey(const Segment& seg, const RecordLocation& loc, std::
   }
   if (need > got) {
     buf->resize(need);
-    SKEG_ASSIGN_OR_RETURN(size_t more, seg.file->ReadAt(loc.offset + got, need - got, buf->data() + got));
+    SKEG_ASSIGN_OR_RETURN(size_t more,
+                          seg.file->ReadAt(loc.offset + got, need - got, buf->data() + got));
     if (more != need - got) {
       return CorruptionAt(seg, loc.offset, Status::Corruption("key extends past end of file"));
     }
@@ -278,7 +284,8 @@ Result<ScanPage> Store::Impl::Scan(uint64_t cursor, size_t count) const {
       fp = 0;
     }
   }
-  page.next_cursor = shard >= KeyDir::kShards ? 0 : (static_cast<uint64_t>(shard) << kShardShift) | fp;
+  page.next_cursor =
+      shard >= KeyDir::kShards ? 0 : (static_cast<uint64_t>(shard) << kShardShift) | fp;
   return page;
 }
 
@@ -311,8 +318,13 @@ Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions&
     req.key_len = static_cast<uint32_t>(op.key.size());
     req.value_len = static_cast<uint32_t>(op.value.size());
     req.expire_at = op.expire_at;
-    req.ops.push_back(EncodedOp{HashKey(op.key), 0, static_cast<uint32_t>(enc.size()), op.is_delete,
-                                op.expire_at != kNoExpiry, op.expire_at, {}});
+    req.ops.push_back(EncodedOp{HashKey(op.key),
+                                0,
+                                static_cast<uint32_t>(enc.size()),
+                                op.is_delete,
+                                op.expire_at != kNoExpiry,
+                                op.expire_at,
+                                {}});
   } else {
     // A kBatch record whose value is the complete inner records.
     enc.reserve(total);
@@ -320,9 +332,13 @@ Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions&
     for (const auto& op : ops) {
       size_t start = enc.size();
       AppendRecord(&enc, OpRecordType(op), 0, op.key, op.value, op.expire_at);
-      req.ops.push_back(EncodedOp{HashKey(op.key), static_cast<uint32_t>(start),
-                                  static_cast<uint32_t>(enc.size() - start), op.is_delete,
-                                  op.expire_at != kNoExpiry, op.expire_at, {}});
+      req.ops.push_back(EncodedOp{HashKey(op.key),
+                                  static_cast<uint32_t>(start),
+                                  static_cast<uint32_t>(enc.size() - start),
+                                  op.is_delete,
+                                  op.expire_at != kNoExpiry,
+                                  op.expire_at,
+                                  {}});
     }
     req.body_crc = crc32c::Value(enc.data() + kRecordHeaderSize, enc.size() - kRecordHeaderSize);
     req.type = RecordType::kBatch;
@@ -332,7 +348,8 @@ Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions&
   }
   // Keys are views into the encoded bytes (stable: `enc` is not modified any more).
   for (auto& op : req.ops) {
-    uint32_t key_len = ops.size() == 1 ? req.key_len : DecodeFixed32(enc.data() + op.rel_offset + 16);
+    uint32_t key_len =
+        ops.size() == 1 ? req.key_len : DecodeFixed32(enc.data() + op.rel_offset + 16);
     op.key = std::string_view(enc).substr(op.rel_offset + kRecordHeaderSize, key_len);
   }
   SKEG_RETURN_IF_ERROR(Submit(&req));

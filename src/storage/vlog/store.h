@@ -140,15 +140,15 @@ struct ReadResult {
 
 // What Open() found and did; logged by the server at startup.
 struct RecoveryInfo {
-  bool created = false;             // the directory was new
-  bool used_checkpoint = false;     // keydir.snap was loaded
-  uint64_t keys = 0;                // live keys after recovery
-  uint32_t segments = 0;            // segment files present
-  uint64_t replayed_records = 0;    // records replayed after the checkpoint
+  bool created = false;           // the directory was new
+  bool used_checkpoint = false;   // keydir.snap was loaded
+  uint64_t keys = 0;              // live keys after recovery
+  uint32_t segments = 0;          // segment files present
+  uint64_t replayed_records = 0;  // records replayed after the checkpoint
   uint64_t replayed_bytes = 0;
-  uint64_t truncated_bytes = 0;     // torn tail cut from the last segment
-  std::string truncated_file;       // which file, when truncated_bytes > 0
-  double seconds = 0;               // wall time of Open()
+  uint64_t truncated_bytes = 0;  // torn tail cut from the last segment
+  std::string truncated_file;    // which file, when truncated_bytes > 0
+  double seconds = 0;            // wall time of Open()
 };
 
 // Counters, all monotonic except the gauges marked so.
@@ -156,16 +156,16 @@ struct StoreStats {
   uint64_t commit_groups = 0;
   uint64_t committed_batches = 0;
   uint64_t syncs = 0;
-  uint64_t sync_nanos = 0;           // total time in fsync/fdatasync
+  uint64_t sync_nanos = 0;  // total time in fsync/fdatasync
   uint64_t bytes_written = 0;
   uint64_t checkpoints = 0;
-  uint64_t compactions = 0;          // segments rewritten
+  uint64_t compactions = 0;  // segments rewritten
   uint64_t compaction_bytes_reclaimed = 0;
-  uint64_t keys = 0;                 // gauge
-  uint64_t keydir_bytes = 0;         // gauge: RAM held by the key directory
-  uint64_t segments = 0;             // gauge
-  uint64_t disk_bytes = 0;           // gauge: bytes of all segments
-  uint64_t live_bytes = 0;           // gauge: bytes of records still referenced
+  uint64_t keys = 0;          // gauge
+  uint64_t keydir_bytes = 0;  // gauge: RAM held by the key directory
+  uint64_t segments = 0;      // gauge
+  uint64_t disk_bytes = 0;    // gauge: bytes of all segments
+  uint64_t live_bytes = 0;    // gauge: bytes of records still referenced
 };
 
 class Store {

@@ -145,13 +145,15 @@ TEST(StoreTest, ReopenWithCheckpointAndTail) {
   auto opts = TestOptions(dir.path());
   {
     auto store = OpenOrDie(opts);
-    for (int i = 0; i < 3000; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::to_string(i)).ok());
+    for (int i = 0; i < 3000; ++i)
+      ASSERT_TRUE(store->Put("k" + std::to_string(i), std::to_string(i)).ok());
     ASSERT_TRUE(store->Checkpoint().ok());
     for (int i = 0; i < 3000; i += 3) ASSERT_TRUE(store->Put("k" + std::to_string(i), "new").ok());
     for (int i = 1; i < 3000; i += 3) ASSERT_TRUE(store->Delete("k" + std::to_string(i)).ok());
     // Simulate a crash after the checkpoint: no Close(), so no final checkpoint. We cannot
     // leak the store, so copy the directory while it is open.
-    std::filesystem::copy(dir.path(), dir.path() + "-copy", std::filesystem::copy_options::recursive);
+    std::filesystem::copy(dir.path(), dir.path() + "-copy",
+                          std::filesystem::copy_options::recursive);
   }
   std::string copy = dir.path() + "-copy";
   std::filesystem::remove(copy + "/LOCK");
@@ -174,7 +176,8 @@ TEST(StoreTest, EveryDurabilityTierPersists) {
     opts.durability = d;
     {
       auto store = OpenOrDie(opts);
-      for (int i = 0; i < 500; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(100, 'v')).ok());
+      for (int i = 0; i < 500; ++i)
+        ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(100, 'v')).ok());
       WriteOptions wo;
       wo.force_sync = true;
       ASSERT_TRUE(store->Put("durable", "yes", kNoExpiry, wo).ok());
@@ -203,7 +206,8 @@ TEST(StoreTest, ConcurrentWritersAreGroupCommitted) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        ASSERT_TRUE(store->Put("t" + std::to_string(t) + ":" + std::to_string(i), std::to_string(i)).ok());
+        ASSERT_TRUE(
+            store->Put("t" + std::to_string(t) + ":" + std::to_string(i), std::to_string(i)).ok());
       }
     });
   }
@@ -231,10 +235,12 @@ TEST(StoreTest, ForEachKeySeesEveryLiveKeyOnce) {
   }
   now = 2000;
   std::multiset<std::string> seen;
-  ASSERT_TRUE(store->ForEachKey([&](std::string_view k) {
-    seen.insert(std::string(k));
-    return true;
-  }).ok());
+  ASSERT_TRUE(store
+                  ->ForEachKey([&](std::string_view k) {
+                    seen.insert(std::string(k));
+                    return true;
+                  })
+                  .ok());
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), want);
   EXPECT_EQ(seen.size(), want.size());
 }
@@ -285,7 +291,8 @@ TEST(StoreScanTest, CursorReturnsEveryKeyPresentThroughoutTheScan) {
     for (auto& k : page->keys) seen.insert(k);
     cursor = page->next_cursor;
     // Keys added during the scan grow the directory (and move slots) under the cursor.
-    for (int j = 0; j < 5; ++j) ASSERT_TRUE(store->Put("added:" + std::to_string(extra++), "v").ok());
+    for (int j = 0; j < 5; ++j)
+      ASSERT_TRUE(store->Put("added:" + std::to_string(extra++), "v").ok());
     ++calls;
   } while (cursor != 0);
   for (const auto& k : stable) ASSERT_EQ(seen.count(k), 1u) << k;
