@@ -9,10 +9,11 @@ PACKAGES=(
   # libraries
   libasio-dev liburing-dev libjemalloc-dev libxxhash-dev libsodium-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-  libcpp-httplib-dev liblz4-dev
+  libcpp-httplib-dev liblz4-dev libssl-dev zlib1g-dev libbrotli-dev
   # tests and tools
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-tools redis-server python3 python3-redis python3-numpy python3-pytest
+  python3-setuptools python3-pip python3-venv
   clang-14 libclang-rt-14-dev libfuzzer-14-dev clang-format clang-tidy
 )
 

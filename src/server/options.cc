@@ -140,6 +140,7 @@ uint32_t DefaultWorkers() {
 // Builds the CLI11 parser over `out` and `raw`. Returns the options whose `count()` tells
 // whether a listener was given explicitly.
 struct ListenerOptions {
+  const CLI::Option* metrics_port = nullptr;
   CLI::Option* addr = nullptr;
   CLI::Option* resp_addr = nullptr;
   CLI::Option* native_addr = nullptr;
@@ -206,9 +207,10 @@ ListenerOptions DefineFlags(CLI::App& app, Binary binary, ServerOptions& out, Ra
               ->type_name("MODE")
               ->capture_default_str()
               ->check(CLI::IsMember(Names(kModes))));
-  WithEnv(app.add_option("--metrics-port", out.metrics_port, "Prometheus /metrics port (0 = off)")
-              ->type_name("PORT")
-              ->capture_default_str());
+  listeners.metrics_port = WithEnv(
+      app.add_option("--metrics-port", out.metrics_port, "Prometheus /metrics port (0 = off)")
+          ->type_name("PORT")
+          ->capture_default_str());
   WithEnv(app.add_option("--metrics-addr", out.metrics_addr, "Address of the metrics endpoint")
               ->type_name("IP")
               ->capture_default_str()
@@ -265,6 +267,7 @@ Status Finish(const RawFlags& raw, const ListenerOptions& listeners, ServerOptio
   if (listeners.native_addr != nullptr) {
     SKEG_ASSIGN_OR_RETURN(out.native_addr, MakeListener(raw.native_addr, listeners.native_addr));
   }
+  out.metrics_explicit = listeners.metrics_port != nullptr && listeners.metrics_port->count() > 0;
   out.durability = LookUp(kDurabilities, raw.durability);
   SKEG_ASSIGN_OR_RETURN(out.tier, ParseTier(raw.tier));
   SKEG_ASSIGN_OR_RETURN(out.cache_bytes, ParseByteSize(raw.cache_bytes));

@@ -101,6 +101,9 @@ struct ServerOptions {
   uint32_t workers = 1;  // the parser's default is the number of hardware threads
   ServerMode mode = ServerMode::kReadWrite;
   uint16_t metrics_port = 9379;  // 0: no metrics endpoint
+  // Set by flag, config file or environment: then a port that cannot be bound is a startup
+  // error; the default port only warns and stays off (like the default listeners).
+  bool metrics_explicit = false;
   std::string metrics_addr = "127.0.0.1";
   std::string requirepass;  // empty: no password
   std::string auth_file;    // empty: none

@@ -18,8 +18,13 @@
 #include <spdlog/spdlog.h>
 
 #include "platform/cpu_features.h"
+#include "server/command/dispatcher.h"
+#include "server/command/engine.h"
+#include "server/metrics_endpoint.h"
+#include "server/resp_session.h"
 #include "server/temp_protocols.h"
 #include "storage/vlog/store.h"
+#include "telemetry/metrics.h"
 
 // jemalloc's control interface (libjemalloc exports it unprefixed on Debian).
 extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen);
@@ -121,8 +126,19 @@ class Server::Impl {
   bool Register(const std::shared_ptr<Connection>& conn);
   void Unregister(Connection* conn);
   const ServerOptions& options() const { return options_; }
+  Dispatcher* dispatcher() const { return dispatcher_.get(); }
+  Engine* engine() const { return engine_.get(); }
+  telemetry::Registry* registry() { return &registry_; }
+  // Network counters (null-safe: set in Start()).
+  void CountBytes(size_t in, size_t out) {
+    if (bytes_in_ != nullptr) bytes_in_->Inc(in);
+    if (bytes_out_ != nullptr) bytes_out_->Inc(out);
+  }
 
  private:
+  // Creates the Engine and Dispatcher over the opened store and registers server metrics.
+  void SetUpCommands();
+
   struct Acceptor {
     Acceptor(asio::io_context& io, Protocol p) : protocol(p), socket(asio::make_strand(io)) {}
     Protocol protocol;
@@ -131,6 +147,8 @@ class Server::Impl {
   };
 
   Status Bind(const ListenerConfig& config, Protocol protocol, std::string_view flag);
+  // Serves /metrics when --metrics-port is not 0 (explicit port: must bind; default: warn).
+  Status StartMetrics();
   void Accept(Acceptor* acceptor);
   void WaitForSignal();
   // Stops accepting, drains connections, stops the I/O threads and closes the store.
@@ -148,7 +166,16 @@ class Server::Impl {
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;  // guarded by mu_
   std::vector<BoundListener> bound_;                                        // guarded by mu_
 
+  // The registry outlives everything that holds metric pointers (declared first).
+  telemetry::Registry registry_;
+  telemetry::Counter* bytes_in_ = nullptr;
+  telemetry::Counter* bytes_out_ = nullptr;
+  telemetry::Counter* connections_total_ = nullptr;
+  telemetry::Counter* rejected_total_ = nullptr;
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<MetricsEndpoint> metrics_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Dispatcher> dispatcher_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
   asio::signal_set signals_{io_};
@@ -158,18 +185,39 @@ class Server::Impl {
   bool shut_down_ = false;
 };
 
-// One client connection running a TEMPORARY ping-only protocol (temp_protocols.h). All its
-// handlers run on its strand, so its members need no lock. At most one read or one write is
-// outstanding at a time: requests are answered in order and a slow reader is not flooded.
+// One client connection. All its handlers run on its strand, so its members need no lock. At
+// most one read or one write is outstanding at a time: requests are answered in order, and a
+// client that pipelines faster than it reads is throttled by TCP (RespSession yields after
+// 64 KiB of pending replies; we write them before parsing more).
+//
+// Threading: command handlers run inline on the strand and may block on the Store (a write
+// waits for its group commit). That blocks one I/O thread, never the others: with --workers N
+// the remaining N-1 threads keep serving every other connection. See docs/server.md.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Server::Impl* server, Protocol protocol, tcp::socket socket)
       : server_(server), protocol_(protocol), socket_(std::move(socket)) {}
-  ~Connection() { server_->Unregister(this); }
+  ~Connection() {
+    session_.reset();  // unregisters the client before the server forgets the connection
+    server_->Unregister(this);
+  }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   void Start() {
+    if (protocol_ == Protocol::kResp) {
+      std::error_code ec;
+      const tcp::endpoint remote = socket_.remote_endpoint(ec);
+      const tcp::endpoint local = socket_.local_endpoint(ec);
+      SessionOptions options;
+      options.parser.max_bulk_bytes = server_->options().max_bulk_bytes;
+      session_ = std::make_unique<RespSession>(server_->dispatcher(), EndpointText(remote),
+                                               EndpointText(local), options);
+      std::weak_ptr<Connection> weak = weak_from_this();
+      session_->conn().client->set_killer([weak] {
+        if (auto self = weak.lock()) self->Kill();
+      });
+    }
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
 
@@ -181,7 +229,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  // CLIENT KILL from another connection: close as soon as the current write (if any) is done.
+  void Kill() { Stop(); }
+
  private:
+  static std::string EndpointText(const tcp::endpoint& e) {
+    return fmt::format("{}:{}", e.address().to_string(), e.port());
+  }
+
   void Read() {
     if (stopping_) return Close();
     socket_.async_read_some(
@@ -191,11 +246,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnRead(std::error_code ec, size_t n) {
     if (ec) return Close();
+    server_->CountBytes(n, 0);
+    server_->engine()->stats().net_input_bytes.fetch_add(n, std::memory_order_relaxed);
     input_.append(chunk_.data(), n);
-    temp::HandleResult r =
-        protocol_ == Protocol::kResp
-            ? temp::HandleResp(input_, server_->options().max_bulk_bytes, &output_)
-            : temp::HandleNative(input_, &output_);
+    if (protocol_ == Protocol::kResp) return ProcessResp();
+    temp::HandleResult r = temp::HandleNative(input_, &output_);
     input_.erase(0, r.consumed);
     close_after_write_ = r.close;
     if (!output_.empty()) return Write();
@@ -203,15 +258,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Read();
   }
 
+  // Runs every complete request in input_, then writes or reads as the session says.
+  void ProcessResp() {
+    yielded_ = false;
+    switch (session_->Process(&input_, &output_)) {
+      case RespSession::Outcome::kAbort:
+        spdlog::warn("closing client {}: output buffer limit exceeded", session_->conn().id());
+        return Close();
+      case RespSession::Outcome::kClose:
+        close_after_write_ = true;
+        break;
+      case RespSession::Outcome::kYield:
+        yielded_ = true;
+        break;
+      case RespSession::Outcome::kNeedInput:
+        break;
+    }
+    if (!output_.empty()) return Write();
+    if (close_after_write_) return Close();
+    Read();
+  }
+
   void Write() {
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(output_),
-                      [self = shared_from_this()](std::error_code ec, size_t) {
-                        self->writing_ = false;
-                        self->output_.clear();
-                        if (ec || self->close_after_write_ || self->stopping_) return self->Close();
-                        self->Read();
-                      });
+    asio::async_write(
+        socket_, asio::buffer(output_), [self = shared_from_this()](std::error_code ec, size_t n) {
+          self->writing_ = false;
+          self->server_->CountBytes(0, n);
+          self->server_->engine()->stats().net_output_bytes.fetch_add(n, std::memory_order_relaxed);
+          self->output_.clear();
+          if (ec || self->close_after_write_ || self->stopping_) return self->Close();
+          if (self->yielded_) return self->ProcessResp();
+          self->Read();
+        });
   }
 
   void Close() {
@@ -223,12 +302,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Server::Impl* const server_;
   const Protocol protocol_;
   tcp::socket socket_;
+  std::unique_ptr<RespSession> session_;  // RESP only
   std::array<char, 16 * 1024> chunk_;
   std::string input_;
   std::string output_;
   bool writing_ = false;
   bool stopping_ = false;
   bool close_after_write_ = false;
+  bool yielded_ = false;  // the session has unprocessed input waiting for the write to finish
 };
 
 bool Server::Impl::Register(const std::shared_ptr<Connection>& conn) {
@@ -260,6 +341,7 @@ Status Server::Impl::Start() {
 
   SKEG_ASSIGN_OR_RETURN(store_, storage::Store::Open(ToStoreOptions(options_)));
   LogRecovery(store_->recovery_info(), options_.data_dir);
+  SetUpCommands();
   // Name the holder at once, so a second process started while we bind can say who we are.
   SKEG_RETURN_IF_ERROR(store_->SetLockHolderInfo(fmt::format("pid={} addrs=starting", ::getpid())));
 
@@ -277,8 +359,51 @@ Status Server::Impl::Start() {
   if (addrs.empty()) spdlog::warn("no listener is active");
   SKEG_RETURN_IF_ERROR(
       store_->SetLockHolderInfo(fmt::format("pid={} addrs={}", ::getpid(), addrs)));
+  SKEG_RETURN_IF_ERROR(StartMetrics());
   for (const auto& acceptor : acceptors_) Accept(acceptor.get());
   started_ = true;
+  return Status::Ok();
+}
+
+void Server::Impl::SetUpCommands() {
+  EngineOptions eo;
+  eo.requirepass = options_.requirepass;
+  eo.read_only = options_.mode == ServerMode::kServe;
+  eo.max_clients = options_.max_clients;
+  eo.max_bulk_bytes = options_.max_bulk_bytes;
+  eo.workers = options_.workers;
+  eo.tcp_port = options_.resp_listener().endpoint.port;
+  eo.data_dir = options_.data_dir;
+  eo.config_file = options_.config_file;
+  eo.binary_name = std::string(BinaryName(options_.binary));
+  eo.version = std::string(kSkegVersion);
+  eo.durability = std::string(storage::DurabilityName(options_.durability));
+  engine_ = std::make_unique<Engine>(store_.get(), std::move(eo));
+  dispatcher_ = std::make_unique<Dispatcher>(engine_.get(), &registry_);
+  bytes_in_ = registry_.GetCounter("skeg_net_input_bytes_total", "Bytes read from clients.");
+  bytes_out_ = registry_.GetCounter("skeg_net_output_bytes_total", "Bytes written to clients.");
+  connections_total_ =
+      registry_.GetCounter("skeg_connections_total", "Client connections accepted.");
+  rejected_total_ = registry_.GetCounter("skeg_connections_rejected_total",
+                                         "Client connections refused by --max-clients.");
+  registry_.AddGauge("skeg_connections", "Client connections currently open.", {}, [this] {
+    std::lock_guard lock(mu_);
+    return static_cast<double>(connections_.size());
+  });
+}
+
+Status Server::Impl::StartMetrics() {
+  if (options_.metrics_port == 0) return Status::Ok();
+  RegisterProcessMetrics(&registry_);
+  RegisterStoreMetrics(&registry_, store_.get());
+  auto endpoint = MetricsEndpoint::Start(options_.metrics_addr, options_.metrics_port, &registry_);
+  if (!endpoint) {
+    if (options_.metrics_explicit) return endpoint.error().WithContext("--metrics-port");
+    spdlog::warn("{}; the default metrics endpoint stays off", endpoint.error().ToString());
+    return Status::Ok();
+  }
+  metrics_ = std::move(endpoint).value();
+  spdlog::info("listening: metrics on http://{}/metrics", metrics_->address());
   return Status::Ok();
 }
 
@@ -346,9 +471,13 @@ void Server::Impl::Accept(Acceptor* acceptor) {
           }
           spdlog::warn("rejected a {} client: --max-clients {} reached",
                        ProtocolName(acceptor->protocol), options_.max_clients);
+          rejected_total_->Inc();
+          engine_->stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
         } else {
           std::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
+          socket.set_option(asio::socket_base::keep_alive(true), ignored);
+          connections_total_->Inc();
           auto conn = std::make_shared<Connection>(this, acceptor->protocol, std::move(socket));
           if (Register(conn)) conn->Start();
         }
@@ -437,7 +566,11 @@ Status Server::Impl::Shutdown() {
   threads_.clear();
   acceptors_.clear();
 
-  // 4. Make everything durable and release the directory.
+  // 4. The endpoint reads the store's statistics: stop it before the store closes.
+  if (metrics_ != nullptr) metrics_->Stop();
+  metrics_.reset();
+
+  // 5. Make everything durable and release the directory.
   Status status;
   if (store_ != nullptr) {
     status = store_->Close();
@@ -462,6 +595,7 @@ Status Server::Start() { return impl_->Start(); }
 Status Server::Run() { return impl_->Run(); }
 void Server::RequestShutdown() { impl_->RequestShutdown(); }
 std::vector<BoundListener> Server::listeners() const { return impl_->listeners(); }
+telemetry::Registry* Server::registry() { return impl_->registry(); }
 
 int ServerMain(Binary binary, int argc, char** argv) {
   const std::string_view name = BinaryName(binary);

@@ -14,10 +14,12 @@
 // warning and stays off; an explicitly requested one (flag, config file or environment) that
 // cannot bind makes Start() fail.
 //
-// Until the protocol issues land, connections speak the TEMPORARY ping-only handlers of
-// temp_protocols.h.
+// RESP connections run through RespSession (parser -> Dispatcher gate -> command handlers);
+// the native listener still speaks the TEMPORARY ping-only handler of temp_protocols.h.
+// Threading model and read-modify-write atomicity: docs/server.md.
 //
-// Ownership: the Server owns the Store, the io_context, the acceptors and (through shared
+// Ownership: the Server owns the metrics Registry, the Store, the command Engine and
+// Dispatcher, the io_context, the acceptors and (through shared
 // pointers held by pending I/O) every connection; it outlives all of them.
 // Thread-safety: Start() and Run() are called once each, in that order, from one thread.
 // RequestShutdown() and listeners() may be called from any thread.
@@ -29,6 +31,10 @@
 
 #include "common/status.h"
 #include "server/options.h"
+
+namespace skeg::telemetry {
+class Registry;
+}
 
 namespace skeg::server {
 
@@ -64,6 +70,10 @@ class Server {
 
   // The listeners bound by Start().
   std::vector<BoundListener> listeners() const;
+
+  // The metrics registry the server and its commands record into (owned by the Server; valid
+  // for its lifetime). For the /metrics endpoint.
+  telemetry::Registry* registry();
 
   class Impl;
 

@@ -1,18 +1,13 @@
-// TEMPORARY PING-only protocol handlers, used by the listeners until the real protocol layers
-// (src/protocol/resp3, src/protocol/native and the command table) land. They exist so the
-// binaries can be started, probed (`redis-cli ping`, a native PING frame) and shut down.
-// Delete this file once server/net dispatches through protocol/.
-//
-// RESP: accepts multibulk arrays (`*1\r\n$4\r\nPING\r\n`) and inline commands (`PING\r\n`).
-// PING [msg] and QUIT are answered; every other command gets Redis's
-// "-ERR unknown command 'x', with args beginning with: ..." error. Malformed input gets a
-// "-ERR Protocol error: ..." reply and the connection is closed.
+// TEMPORARY PING-only native-protocol handler, used by the native listener until the native
+// protocol layer (src/protocol/native) lands. It exists so the native listener can be probed
+// (a native PING frame). Delete this file once the native protocol dispatches through the
+// command table.
 //
 // Native (spec/NATIVE_PROTOCOL.md): validates the 24-byte header (a broken header closes the
 // connection), answers PING (0x80) with an empty Ok frame and every other known op with an Err
 // frame (code Internal, "not implemented yet").
 //
-// Both are pure functions of bytes: they never block and keep no state between calls beyond
+// A pure function of bytes: they never block and keep no state between calls beyond
 // what the caller keeps in its buffer. Thread-safety: none needed (no shared state).
 #pragma once
 
@@ -28,10 +23,6 @@ struct HandleResult {
   size_t consumed = 0;  // bytes of `input` fully handled; keep the rest for the next call
   bool close = false;   // protocol error or QUIT: write `out`, then close
 };
-
-// Handles every complete RESP request at the front of `input`, appending replies to `out`.
-// Bulk strings longer than `max_bulk_bytes` are a protocol error.
-HandleResult HandleResp(std::string_view input, uint64_t max_bulk_bytes, std::string* out);
 
 // Handles every complete native frame at the front of `input`, appending responses to `out`.
 HandleResult HandleNative(std::string_view input, std::string* out);

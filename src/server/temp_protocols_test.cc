@@ -9,53 +9,6 @@
 namespace skeg::server::temp {
 namespace {
 
-std::string Resp(std::string_view in, bool* close = nullptr, size_t* consumed = nullptr) {
-  std::string out;
-  HandleResult r = HandleResp(in, 1024, &out);
-  if (close != nullptr) *close = r.close;
-  if (consumed != nullptr) *consumed = r.consumed;
-  return out;
-}
-
-TEST(TempRespTest, AnswersPingInBothForms) {
-  EXPECT_EQ(Resp("*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
-  EXPECT_EQ(Resp("PING\r\n"), "+PONG\r\n");
-  EXPECT_EQ(Resp("ping\n"), "+PONG\r\n");
-  EXPECT_EQ(Resp("*2\r\n$4\r\nping\r\n$2\r\nhi\r\n"), "$2\r\nhi\r\n");
-  EXPECT_EQ(Resp("PING\r\n*1\r\n$4\r\nPING\r\n"), "+PONG\r\n+PONG\r\n");  // pipelined
-}
-
-TEST(TempRespTest, UnknownCommandInRedisWording) {
-  EXPECT_EQ(Resp("*1\r\n$3\r\nfoo\r\n"),
-            "-ERR unknown command 'foo', with args beginning with: \r\n");
-  EXPECT_EQ(Resp("SET k v\r\n"),
-            "-ERR unknown command 'SET', with args beginning with: 'k' 'v' \r\n");
-}
-
-TEST(TempRespTest, WaitsForCompleteRequests) {
-  size_t consumed = 99;
-  bool close = true;
-  EXPECT_EQ(Resp("*1\r\n$4\r\nPI", &close, &consumed), "");
-  EXPECT_EQ(consumed, 0u);
-  EXPECT_FALSE(close);
-  EXPECT_EQ(Resp("PING", &close, &consumed), "");
-  EXPECT_EQ(consumed, 0u);
-  EXPECT_EQ(Resp("PING\r\n*1\r\n", &close, &consumed), "+PONG\r\n");
-  EXPECT_EQ(consumed, 6u);
-}
-
-TEST(TempRespTest, ProtocolErrorsClose) {
-  bool close = false;
-  EXPECT_EQ(Resp("*1\r\n+PING\r\n", &close), "-ERR Protocol error: expected '$', got '+'\r\n");
-  EXPECT_TRUE(close);
-  EXPECT_EQ(Resp("*x\r\n", &close), "-ERR Protocol error: invalid multibulk length\r\n");
-  EXPECT_TRUE(close);
-  EXPECT_EQ(Resp("*1\r\n$5000\r\n", &close), "-ERR Protocol error: invalid bulk length\r\n");
-  EXPECT_TRUE(close);
-  EXPECT_EQ(Resp("QUIT\r\n", &close), "+OK\r\n");
-  EXPECT_TRUE(close);
-}
-
 std::string Frame(uint8_t op, uint32_t flags, uint64_t req_id, std::string_view payload,
                   uint16_t magic = kNativeMagic, uint8_t version = kNativeVersion) {
   std::string f(kNativeHeaderBytes, '\0');

@@ -2,7 +2,7 @@
 the data-directory lock and graceful shutdown.
 
 The binaries are found in $SKEG_BIN_DIR (default: build/release/bin under the source tree).
-Until the protocol issues land the servers answer PING only, so that is all these tests ask.
+The RESP command surface is covered by test_resp_commands.py.
 """
 
 import os
@@ -277,3 +277,53 @@ def test_resp3_native_listener_when_asked(tmp_path, servers):
     native_ping(native)
     assert redis.Redis(port=resp, socket_timeout=5).ping()
     assert s.stop() == 0, s.log()
+
+
+def scrape(port):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        return r.read().decode()
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_metrics_endpoint_serves_live_values(tmp_path, servers):
+    port, mport = free_port(), free_port()
+    s = servers("skeg-resp3", ["--data-dir", str(tmp_path / "d"), "--addr", f"127.0.0.1:{port}",
+                               "--metrics-port", str(mport)])
+    s.wait_listening(port)
+    r = redis.Redis(port=port)
+    before = scrape(mport)
+    assert metric(before, 'skeg_commands_total{cmd="set"}') == 0
+    for i in range(10):
+        r.set(f"k{i}", "v")
+    # Gauges and counters are read at scrape time: no command refreshes them.
+    after = scrape(mport)
+    assert metric(after, 'skeg_commands_total{cmd="set"}') == 10
+    assert metric(after, 'skeg_command_duration_seconds_count{cmd="set"}') == 10
+    assert metric(after, "skeg_vlog_keys") == 10
+    assert metric(after, "skeg_vlog_syncs_total") >= 1
+    assert metric(after, "skeg_vlog_commit_groups_total") >= 1
+    assert metric(after, "skeg_connections") == 1
+    assert metric(after, 'skeg_process_resident_memory_bytes{kind="anon"}') > 0
+    assert metric(after, 'skeg_process_resident_memory_bytes{kind="file"}') > 0
+    assert metric(after, "skeg_net_input_bytes_total") > 0
+    r.close()
+    assert s.stop() == 0
+
+
+def test_explicit_metrics_port_taken_is_a_startup_error(tmp_path):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        mport = held.getsockname()[1]
+        res = run("skeg-resp3", ["--data-dir", str(tmp_path / "d"), "--addr",
+                                 f"127.0.0.1:{free_port()}", "--metrics-port", str(mport)])
+    assert res.returncode != 0
+    assert "--metrics-port" in res.stderr + res.stdout

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# KV comparison, same machine, same run: skeg-resp3 against Debian's redis-server at equal
+# durability, driven by redis-benchmark over loopback.
+#   pairs: skeg --durability kernel  vs  redis appendonly yes + appendfsync always
+#          skeg --durability relaxed vs  redis appendonly yes + appendfsync everysec
+#   tests: set,get,incr,mset with -c 50, at -P 1 and -P 16
+#
+#   bench/redis_compare.sh [requests=100000] [skeg-bin-dir=build/release/bin]
+# Prints a Markdown table (skeg/redis ratio per row) and writes bench/results/redis_compare.csv.
+# Servers are pinned to CPU 0 and the benchmark client to CPU 1 (2-core machine).
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+N="${1:-100000}"
+BIN="${2:-$ROOT/build/release/bin}"
+OUT="$ROOT/bench/results/redis_compare.csv"
+WORK="$(mktemp -d /tmp/skeg-redis-compare.XXXX)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+wait_ping() { for _ in $(seq 100); do redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0; sleep 0.1; done; return 1; }
+
+start_redis() { # port fsync-policy
+  mkdir -p "$WORK/redis-$1"
+  taskset -c 0 redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly yes \
+    --appendfsync "$2" --dir "$WORK/redis-$1" --daemonize no > "$WORK/redis-$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_ping "$1"
+}
+start_skeg() { # port durability
+  taskset -c 0 "$BIN/skeg-resp3" --data-dir "$WORK/skeg-$1" --addr "127.0.0.1:$1" \
+    --durability "$2" --metrics-port 0 --log-level warn > "$WORK/skeg-$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_ping "$1"
+}
+bench() { # port pipeline -> csv lines "test,rps,p50"
+  redis-cli -p "$1" flushall > /dev/null
+  taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$1" -t set,get,incr,mset -n "$N" -r 100000 \
+    -d 100 -c 50 -P "$2" --csv 2>/dev/null | awk -F'","' 'NR>1{gsub(/"/,""); split($0,a,","); print a[1]","a[2]","a[5]}'
+}
+
+P=$(( 20000 + RANDOM % 20000 ))
+start_redis $P always; start_redis $((P+1)) everysec
+start_skeg $((P+2)) kernel; start_skeg $((P+3)) relaxed
+mkdir -p "$(dirname "$OUT")"
+echo "pair,pipeline,test,skeg_rps,redis_rps,ratio,skeg_p50_ms,redis_p50_ms" > "$OUT"
+for pipeline in 1 16; do
+  for pair in "kernel/always:$((P+2)):$P" "relaxed/everysec:$((P+3)):$((P+1))"; do
+    IFS=: read -r name sport rport <<< "$pair"
+    bench "$sport" "$pipeline" > "$WORK/s.csv"
+    bench "$rport" "$pipeline" > "$WORK/r.csv"
+    join -t, <(sort "$WORK/s.csv") <(sort "$WORK/r.csv") | while IFS=, read -r t srps sp50 rrps rp50; do
+      ratio=$(awk -v a="$srps" -v b="$rrps" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')
+      echo "$name,$pipeline,$t,$srps,$rrps,$ratio,$sp50,$rp50" >> "$OUT"
+    done
+  done
+done
+echo "| durability (skeg/redis) | -P | test | skeg req/s | redis req/s | skeg/redis | skeg p50 ms | redis p50 ms |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|"
+tail -n +2 "$OUT" | awk -F, '{printf "| %s | %s | %s | %.0f | %.0f | %s | %s | %s |\n",$1,$2,$3,$4,$5,$6,$7,$8}'
+echo
+echo "redis $(redis-server --version | awk '{print $3}'); $N requests per test, 100-byte values, 50 clients; servers on CPU 0, client on CPU 1"

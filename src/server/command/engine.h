@@ -1,0 +1,82 @@
+// Engine: the shared services every command handler works against: the Store, the striped
+// key locks that make read-modify-write commands atomic, the client registry, server-wide
+// options and statistics.
+//
+// Ownership: the Engine does not own the Store (the Server does, or a test); it owns the
+// locks, the registry and the counters. It outlives every connection.
+// Thread-safety: fully thread-safe (Store is; locks/registry are; counters are atomics;
+// options are immutable after construction).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "server/command/client_registry.h"
+#include "server/command/key_locks.h"
+#include "storage/vlog/store.h"
+
+namespace skeg::server {
+
+struct EngineOptions {
+  // Password of the `default` user (--requirepass); empty: no authentication.
+  std::string requirepass;
+  // --mode serve: write commands are refused.
+  bool read_only = false;
+  // Values reported by INFO / CONFIG GET.
+  uint32_t max_clients = 10000;
+  uint64_t maxmemory_bytes = 0;
+  uint64_t max_bulk_bytes = 512ull << 20;
+  uint32_t workers = 1;
+  uint16_t tcp_port = 6379;
+  std::string data_dir;
+  std::string config_file;
+  std::string binary_name = "skeg";
+  std::string version = "0.1.0";
+  std::string durability = "kernel";
+  // Wall clock in Unix milliseconds; null: the system clock. Tests inject their own.
+  std::function<int64_t()> clock;
+};
+
+class Engine {
+ public:
+  // `store` must outlive the Engine.
+  Engine(storage::Store* store, EngineOptions options);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  storage::Store* store() const { return store_; }
+  KeyLocks& locks() { return locks_; }
+  ClientRegistry& clients() { return clients_; }
+  const EngineOptions& options() const { return options_; }
+
+  // Wall clock, Unix milliseconds (the unit of every expiry).
+  int64_t NowMs() const;
+  // Steady seconds since the Engine was created.
+  int64_t UptimeSeconds() const;
+
+  // Statistics for INFO (monotonic; CONFIG RESETSTAT zeroes them).
+  struct Stats {
+    std::atomic<uint64_t> commands{0};
+    std::atomic<uint64_t> errors{0};
+    std::atomic<uint64_t> rejected_connections{0};
+    std::atomic<uint64_t> keyspace_hits{0};
+    std::atomic<uint64_t> keyspace_misses{0};
+    std::atomic<uint64_t> net_input_bytes{0};
+    std::atomic<uint64_t> net_output_bytes{0};
+  };
+  Stats& stats() { return stats_; }
+  void ResetStats();
+
+ private:
+  storage::Store* const store_;
+  const EngineOptions options_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  KeyLocks locks_;
+  ClientRegistry clients_;
+  Stats stats_;
+};
+
+}  // namespace skeg::server

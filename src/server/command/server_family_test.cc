@@ -1,0 +1,65 @@
+// Server commands: INFO, CONFIG, DBSIZE, TIME, FLUSHDB/FLUSHALL.
+#include <string>
+
+#include "server/command/command_test_base.h"
+
+namespace skeg::server::testing {
+namespace {
+
+using ServerFamilyTest = CommandTest;
+
+TEST_F(ServerFamilyTest, InfoSections) {
+  EXPECT_EQ(Run({"SET", "k", "v"}), "OK");
+  const std::string all = RunValue({"INFO"}).str;
+  for (const char* needle :
+       {"# Server\r\n", "redis_version:", "# Clients\r\n", "connected_clients:1\r\n",
+        "# Memory\r\n", "used_memory:", "used_memory_rss:", "maxmemory:0\r\n", "# Persistence\r\n",
+        "# Stats\r\n", "total_commands_processed:", "# Keyspace\r\n",
+        "db0:keys=1,expires=0,avg_ttl=0\r\n", "# Skeg\r\n"}) {
+    EXPECT_NE(all.find(needle), std::string::npos) << needle;
+  }
+  const std::string memory = RunValue({"INFO", "memory"}).str;
+  EXPECT_EQ(memory.find("# Server"), std::string::npos);
+  EXPECT_NE(memory.find("# Memory"), std::string::npos);
+  EXPECT_EQ(RunValue({"INFO", "nosuch"}).str, "");
+  EXPECT_NE(RunValue({"INFO", "KEYSPACE", "server"}).str.find("# Server"), std::string::npos);
+}
+
+TEST_F(ServerFamilyTest, ConfigGetSetResetStat) {
+  EXPECT_EQ(Run({"CONFIG", "GET", "maxmemory"}), "[\"maxmemory\", \"0\"]");
+  EXPECT_EQ(Run({"CONFIG", "GET", "save"}), "[\"save\", \"\"]");
+  EXPECT_EQ(Run({"CONFIG", "GET", "appendonly"}), "[\"appendonly\", \"no\"]");
+  EXPECT_EQ(Run({"CONFIG", "GET", "databases"}), "[\"databases\", \"1\"]");
+  EXPECT_EQ(Run({"CONFIG", "GET", "nosuch"}), "[]");
+  EXPECT_EQ(RunValue({"CONFIG", "GET", "max*"}).elems.size(), 6u);  // 3 params
+  EXPECT_EQ(RunValue({"CONFIG", "GET", "save", "databases"}).elems.size(), 4u);
+  RunValue({"HELLO", "3"});
+  EXPECT_EQ(Run({"CONFIG", "GET", "maxmemory"}), "{\"maxmemory\": \"0\"}");
+  EXPECT_EQ(Run({"CONFIG", "GET"}), "ERR wrong number of arguments for 'config|get' command");
+  EXPECT_EQ(Run({"CONFIG", "SET", "foo", "bar"}),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'foo'");
+  EXPECT_EQ(Run({"CONFIG", "SET", "save", ""}), "OK");
+  EXPECT_EQ(Run({"CONFIG", "SET", "maxmemory", "5"}).substr(0, 18), "ERR CONFIG SET fai");
+  EXPECT_EQ(Run({"CONFIG", "SET", "save"}),
+            "ERR wrong number of arguments for 'config|set' command");
+  EXPECT_EQ(Run({"CONFIG", "RESETSTAT"}), "OK");
+}
+
+TEST_F(ServerFamilyTest, DbSizeTimeFlush) {
+  EXPECT_EQ(Run({"DBSIZE"}), "(integer) 0");
+  EXPECT_EQ(Run({"MSET", "a", "1", "b", "2"}), "OK");
+  EXPECT_EQ(Run({"DBSIZE"}), "(integer) 2");
+  RespValue time = RunValue({"TIME"});
+  ASSERT_EQ(time.elems.size(), 2u);
+  EXPECT_GT(std::stoll(time.elems[0].str), 1'600'000'000);
+  EXPECT_EQ(Run({"FLUSHDB", "FOO"}), "ERR syntax error");
+  EXPECT_EQ(Run({"FLUSHDB", "ASYNC", "x"}), "ERR syntax error");
+  EXPECT_EQ(Run({"FLUSHDB", "SYNC"}), "OK");
+  EXPECT_EQ(Run({"DBSIZE"}), "(integer) 0");
+  EXPECT_EQ(Run({"SET", "c", "3"}), "OK");
+  EXPECT_EQ(Run({"FLUSHALL"}), "OK");
+  EXPECT_EQ(Run({"DBSIZE"}), "(integer) 0");
+}
+
+}  // namespace
+}  // namespace skeg::server::testing
