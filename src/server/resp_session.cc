@@ -1,5 +1,7 @@
 #include "server/resp_session.h"
 
+#include "server/command/engine.h"
+
 namespace skeg::server {
 
 RespSession::RespSession(Dispatcher* dispatcher, std::string addr, std::string laddr,
@@ -30,7 +32,12 @@ RespSession::Outcome RespSession::Process(std::string* input, std::string* outpu
       break;
     }
     // Dispatch before dropping the bytes: the request's views point into them.
-    dispatcher_->Dispatch(request_, conn_.get(), &builder_);
+    if (options_.defer_durability) {
+      DeferredAcks deferred(&durability_ticket_);
+      dispatcher_->Dispatch(request_, conn_.get(), &builder_);
+    } else {
+      dispatcher_->Dispatch(request_, conn_.get(), &builder_);
+    }
     offset += r.consumed;
     if (output->size() > options_.output_limit_bytes) {
       outcome = Outcome::kAbort;

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "protocol/request.h"
 #include "protocol/resp/resp_parser.h"
@@ -34,6 +35,10 @@ struct SessionOptions {
   size_t output_limit_bytes = size_t{1} << 30;
   // Pending output after which Process() returns kYield.
   size_t yield_output_bytes = size_t{64} << 10;
+  // Let writes return once applied and collect their durability ticket (TakeDurabilityTicket)
+  // instead of waiting for each write's sync: the caller must not send the output before the
+  // ticket is durable. Off: every write waits for its own sync (the in-process test runner).
+  bool defer_durability = false;
 };
 
 class RespSession {
@@ -63,6 +68,11 @@ class RespSession {
 
   ConnectionContext& conn() { return *conn_; }
 
+  // With defer_durability: the highest durability ticket of the writes behind the output
+  // produced since the last call (0: none), then resets it. Pass it to Store::OnDurable and
+  // write the output only once it is durable.
+  uint64_t TakeDurabilityTicket() { return std::exchange(durability_ticket_, 0); }
+
  private:
   Dispatcher* const dispatcher_;
   const SessionOptions options_;
@@ -71,6 +81,7 @@ class RespSession {
   std::string scratch_;  // never written; the builder is pointed at the caller's output
   protocol::resp::RespReplyBuilder builder_{&scratch_};
   std::unique_ptr<ConnectionContext> conn_;
+  uint64_t durability_ticket_ = 0;
 };
 
 }  // namespace skeg::server

@@ -190,9 +190,11 @@ class Server::Impl {
 // client that pipelines faster than it reads is throttled by TCP (RespSession yields after
 // 64 KiB of pending replies; we write them before parsing more).
 //
-// Threading: command handlers run inline on the strand and may block on the Store (a write
-// waits for its group commit). That blocks one I/O thread, never the others: with --workers N
-// the remaining N-1 threads keep serving every other connection. See docs/server.md.
+// Threading: command handlers run inline on the strand. A write blocks only until the
+// committer has appended and applied its group (no fsync wait); the connection then parks
+// until Store::OnDurable reports that every write behind its pending replies is durable, and
+// only then writes them. Many connections' writes, and all the writes of one pipeline, thus
+// share one sync. See docs/server.md.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Server::Impl* server, Protocol protocol, tcp::socket socket)
@@ -211,6 +213,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const tcp::endpoint local = socket_.local_endpoint(ec);
       SessionOptions options;
       options.parser.max_bulk_bytes = server_->options().max_bulk_bytes;
+      options.defer_durability = true;
       session_ = std::make_unique<RespSession>(server_->dispatcher(), EndpointText(remote),
                                                EndpointText(local), options);
       std::weak_ptr<Connection> weak = weak_from_this();
@@ -274,8 +277,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
       case RespSession::Outcome::kNeedInput:
         break;
     }
+    if (const uint64_t ticket = session_->TakeDurabilityTicket(); ticket != 0) {
+      // Writes in this output are applied but maybe not durable yet: reply once they are.
+      // Meanwhile nothing else is read from this client, so its replies stay in order.
+      writing_ = true;
+      server_->engine()->store()->OnDurable(ticket, [self = shared_from_this()](const Status& s) {
+        asio::post(self->socket_.get_executor(), [self, s] {
+          self->writing_ = false;
+          if (!s.ok()) {
+            // Never acknowledge a write that is not durable: drop the replies.
+            spdlog::error("closing client {}: {}", self->session_->conn().id(), s.ToString());
+            return self->Close();
+          }
+          self->FlushOrContinue();
+        });
+      });
+      return;
+    }
+    FlushOrContinue();
+  }
+
+  void FlushOrContinue() {
     if (!output_.empty()) return Write();
-    if (close_after_write_) return Close();
+    if (close_after_write_ || stopping_) return Close();
+    if (yielded_) return ProcessResp();
     Read();
   }
 

@@ -1,9 +1,43 @@
 #include "server/command/engine.h"
 
+#include <algorithm>
+
 namespace skeg::server {
 
 Engine::Engine(storage::Store* store, EngineOptions options)
     : store_(store), options_(std::move(options)) {}
+
+namespace {
+thread_local uint64_t* t_ticket_sink = nullptr;
+}  // namespace
+
+DeferredAcks::DeferredAcks(uint64_t* max_ticket) { t_ticket_sink = max_ticket; }
+DeferredAcks::~DeferredAcks() { t_ticket_sink = nullptr; }
+uint64_t* DeferredAcks::Current() { return t_ticket_sink; }
+
+Result<uint32_t> Engine::Write(const storage::WriteBatch& batch) {
+  uint64_t* sink = DeferredAcks::Current();
+  if (sink == nullptr) return store_->Write(batch);
+  uint64_t ticket = 0;
+  storage::WriteOptions wo;
+  wo.durability_ticket = &ticket;
+  auto r = store_->Write(batch, wo);
+  if (r.ok()) *sink = std::max(*sink, ticket);
+  return r;
+}
+
+Status Engine::Put(std::string_view key, std::string_view value, storage::UnixMillis expire_at) {
+  storage::WriteBatch b;
+  b.Put(key, value, expire_at);
+  return Write(b).status();
+}
+
+Result<bool> Engine::Delete(std::string_view key) {
+  storage::WriteBatch b;
+  b.Delete(key);
+  SKEG_ASSIGN_OR_RETURN(uint32_t n, Write(b));
+  return n > 0;
+}
 
 int64_t Engine::NowMs() const {
   if (options_.clock) return options_.clock();

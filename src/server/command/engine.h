@@ -40,6 +40,20 @@ struct EngineOptions {
   std::function<int64_t()> clock;
 };
 
+// While alive on a thread, Engine writes on that thread defer their durability wait and
+// raise *max_ticket to the highest ticket they produced (0: nothing written). Scopes do not
+// nest. Thread-safety: thread-local by construction.
+class DeferredAcks {
+ public:
+  explicit DeferredAcks(uint64_t* max_ticket);
+  ~DeferredAcks();
+  DeferredAcks(const DeferredAcks&) = delete;
+  DeferredAcks& operator=(const DeferredAcks&) = delete;
+
+  // The active scope's ticket sink on this thread, or null.
+  static uint64_t* Current();
+};
+
 class Engine {
  public:
   // `store` must outlive the Engine.
@@ -47,7 +61,18 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // The Store, for reads. Handlers write through Write/Put/Delete below.
   storage::Store* store() const { return store_; }
+
+  // Writes through the Store. Inside a DeferredAcks scope (a RESP connection that pipelines
+  // writes) they return as soon as the batch is applied (readers, including the rest of the
+  // pipeline, see it) and record the batch's durability ticket in the scope; the connection
+  // sends its replies only once that ticket is durable. Outside a scope they return once the
+  // write is durable. Errors: those of Store::Write.
+  Result<uint32_t> Write(const storage::WriteBatch& batch);
+  Status Put(std::string_view key, std::string_view value,
+             storage::UnixMillis expire_at = storage::kNoExpiry);
+  Result<bool> Delete(std::string_view key);
   KeyLocks& locks() { return locks_; }
   ClientRegistry& clients() { return clients_; }
   const EngineOptions& options() const { return options_; }

@@ -27,7 +27,7 @@ Result<int64_t> OpDelete(Engine& e, std::span<const std::string_view> keys) {
   KeyLocks::Guard guard = e.locks().Lock(unique);
   storage::WriteBatch batch;
   for (std::string_view key : unique) batch.Delete(key);
-  SKEG_ASSIGN_OR_RETURN(uint32_t removed, e.store()->Write(batch));
+  SKEG_ASSIGN_OR_RETURN(uint32_t removed, e.Write(batch));
   return static_cast<int64_t>(removed);
 }
 
@@ -42,12 +42,12 @@ Result<int64_t> OpExpire(Engine& e, std::string_view key, int64_t when, uint32_t
   if ((flags & kGt) && (!has_ttl || when <= old->expire_at)) return 0;
   if ((flags & kLt) && has_ttl && when >= old->expire_at) return 0;
   if (when <= e.NowMs()) {
-    SKEG_RETURN_IF_ERROR(e.store()->Delete(key).status());
+    SKEG_RETURN_IF_ERROR(e.Delete(key).status());
     return 1;
   }
   storage::WriteBatch batch;
   batch.PutExpiryChange(key, old->value, when);
-  SKEG_RETURN_IF_ERROR(e.store()->Write(batch).status());
+  SKEG_RETURN_IF_ERROR(e.Write(batch).status());
   return 1;
 }
 
@@ -57,7 +57,7 @@ Result<int64_t> OpPersist(Engine& e, std::string_view key) {
   if (!old || old->expire_at == storage::kNoExpiry) return 0;
   storage::WriteBatch batch;
   batch.PutExpiryChange(key, old->value, storage::kNoExpiry);
-  SKEG_RETURN_IF_ERROR(e.store()->Write(batch).status());
+  SKEG_RETURN_IF_ERROR(e.Write(batch).status());
   return 1;
 }
 
@@ -80,7 +80,7 @@ Result<int64_t> OpMove(Engine& e, std::string_view src, std::string_view dst, bo
   storage::WriteBatch batch;
   batch.Put(dst, value->value, value->expire_at);
   if (!keep_source) batch.Delete(src);
-  SKEG_RETURN_IF_ERROR(e.store()->Write(batch).status());
+  SKEG_RETURN_IF_ERROR(e.Write(batch).status());
   return 1;
 }
 

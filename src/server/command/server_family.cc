@@ -160,7 +160,7 @@ Status OpFlush(Engine& e) {
   for (size_t i = 0; i < keys.size(); i += kChunk) {
     storage::WriteBatch batch;
     for (size_t j = i; j < std::min(keys.size(), i + kChunk); ++j) batch.Delete(keys[j]);
-    SKEG_RETURN_IF_ERROR(e.store()->Write(batch).status());
+    SKEG_RETURN_IF_ERROR(e.Write(batch).status());
   }
   return Status::Ok();
 }

@@ -113,9 +113,9 @@ struct SetOutcome {
 // Writes `value` (or deletes the key when the expiry is already past, as Redis does).
 Status WriteValue(Engine& e, std::string_view key, std::string_view value, UnixMillis expire_at) {
   if (expire_at != storage::kNoExpiry && expire_at <= e.NowMs()) {
-    return e.store()->Delete(key).status();
+    return e.Delete(key).status();
   }
-  return e.store()->Put(key, value, expire_at);
+  return e.Put(key, value, expire_at);
 }
 
 Result<SetOutcome> OpSet(Engine& e, std::string_view key, std::string_view value,
@@ -142,22 +142,22 @@ Result<std::optional<std::string>> OpGetAnd(Engine& e, std::string_view key, Get
   KeyLocks::Guard guard = e.locks().Lock(key);
   SKEG_ASSIGN_OR_RETURN(std::optional<ReadResult> old, OpRead(e, key));
   if (mode == GetMode::kGetSet) {
-    SKEG_RETURN_IF_ERROR(e.store()->Put(key, new_value));
+    SKEG_RETURN_IF_ERROR(e.Put(key, new_value));
   } else if (old && mode == GetMode::kGetDel) {
-    SKEG_RETURN_IF_ERROR(e.store()->Delete(key).status());
+    SKEG_RETURN_IF_ERROR(e.Delete(key).status());
   } else if (old && mode == GetMode::kGetEx) {
     if (p.flags & kAnyExpire) {
       if (p.expire_at <= e.NowMs()) {
-        SKEG_RETURN_IF_ERROR(e.store()->Delete(key).status());
+        SKEG_RETURN_IF_ERROR(e.Delete(key).status());
       } else {
         storage::WriteBatch batch;
         batch.PutExpiryChange(key, old->value, p.expire_at);
-        SKEG_RETURN_IF_ERROR(e.store()->Write(batch).status());
+        SKEG_RETURN_IF_ERROR(e.Write(batch).status());
       }
     } else if (p.flags & kPersist && old->expire_at != storage::kNoExpiry) {
       storage::WriteBatch batch;
       batch.PutExpiryChange(key, old->value, storage::kNoExpiry);
-      SKEG_RETURN_IF_ERROR(e.store()->Write(batch).status());
+      SKEG_RETURN_IF_ERROR(e.Write(batch).status());
     }
   }
   if (!old) return std::optional<std::string>();
@@ -178,8 +178,7 @@ Result<int64_t> OpIncrBy(Engine& e, std::string_view key, int64_t delta) {
     return Status::InvalidArgument("increment or decrement would overflow");
   }
   value += delta;
-  SKEG_RETURN_IF_ERROR(
-      e.store()->Put(key, Int64Text(value), old ? old->expire_at : storage::kNoExpiry));
+  SKEG_RETURN_IF_ERROR(e.Put(key, Int64Text(value), old ? old->expire_at : storage::kNoExpiry));
   return value;
 }
 
@@ -197,7 +196,7 @@ Result<std::string> OpIncrByFloat(Engine& e, std::string_view key, long double d
     return Status::InvalidArgument("increment would produce NaN or Infinity");
   }
   std::string text = FormatLongDouble(value);
-  SKEG_RETURN_IF_ERROR(e.store()->Put(key, text, old ? old->expire_at : storage::kNoExpiry));
+  SKEG_RETURN_IF_ERROR(e.Put(key, text, old ? old->expire_at : storage::kNoExpiry));
   return text;
 }
 
@@ -215,7 +214,7 @@ Result<int64_t> OpWriteAt(Engine& e, std::string_view key, size_t offset, std::s
   }
   if (value.size() < offset + part.size()) value.resize(offset + part.size(), '\0');
   value.replace(offset, part.size(), part);
-  SKEG_RETURN_IF_ERROR(e.store()->Put(key, value, old ? old->expire_at : storage::kNoExpiry));
+  SKEG_RETURN_IF_ERROR(e.Put(key, value, old ? old->expire_at : storage::kNoExpiry));
   return static_cast<int64_t>(value.size());
 }
 
@@ -232,7 +231,7 @@ Result<bool> OpMSet(Engine& e, std::span<const std::string_view> kv, bool nx) {
   }
   storage::WriteBatch batch;
   for (size_t i = 0; i < kv.size(); i += 2) batch.Put(kv[i], kv[i + 1]);
-  SKEG_RETURN_IF_ERROR(e.store()->Write(batch).status());
+  SKEG_RETURN_IF_ERROR(e.Write(batch).status());
   return true;
 }
 

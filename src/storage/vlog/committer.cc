@@ -1,4 +1,5 @@
 // The committer thread: group commit, the key-directory writer, segment rolls, checkpoints.
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -20,9 +21,26 @@ uint64_t NanosSince(std::chrono::steady_clock::time_point start) {
 Status Store::Impl::Submit(Request* req) {
   std::unique_lock lock(queue_mu_);
   if (!failed_.ok() && req->kind != Request::Kind::kSync) return failed_;
-  if (stopping_ || !committer_.joinable()) return Status::Cancelled("store is closed");
+  if (!accepting_) return Status::Cancelled("store is closed");
   queue_.push_back(req);
-  queue_cv_.notify_one();
+  // Group commit with a rotating leader (LevelDB's DBImpl::Write): the request at the front
+  // of the queue, when no group is in flight, commits everything queued behind it on its own
+  // thread. The others wait to be completed. An uncontended writer pays no thread switch.
+  done_cv_.wait(lock, [&] {
+    return req->done || (!leader_active_ && !queue_.empty() && queue_.front() == req);
+  });
+  if (req->done) return req->status;
+  leader_active_ = true;
+  std::vector<Request*> group = TakeGroupLocked();
+  lock.unlock();
+  // Requests handed to the syncer may complete (and their owners return, destroying them)
+  // at any moment: only the ones RunGroup returns may be touched here.
+  const std::vector<Request*> finished = RunGroup(group);
+  lock.lock();
+  for (Request* r : finished) r->done = true;
+  leader_active_ = false;
+  done_cv_.notify_all();
+  // Our own write may still wait for the syncer.
   done_cv_.wait(lock, [&] { return req->done; });
   return req->status;
 }
@@ -38,71 +56,158 @@ void Store::Impl::Fail(const Status& s) {
   }
 }
 
-void Store::Impl::CommitterLoop() {
+std::vector<Request*> Store::Impl::TakeGroupLocked() {
+  // Take what is queued now (never wait for more: a trickle is flushed at once), bounded by
+  // count and bytes; control requests are taken alone.
   std::vector<Request*> group;
-  while (true) {
-    group.clear();
-    {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      // Take what is queued now (never wait for more: a trickle is flushed at once), bounded
-      // by count and bytes; control requests are taken alone.
-      uint64_t bytes = 0;
-      while (!queue_.empty()) {
-        Request* r = queue_.front();
-        if (r->kind != Request::Kind::kWrite) {
-          if (group.empty()) {
-            group.push_back(r);
-            queue_.pop_front();
-          }
-          break;
-        }
-        if (!group.empty() && (group.size() >= opts_.max_group_batches ||
-                               bytes + r->encoded.size() > opts_.max_group_bytes)) {
-          break;
-        }
-        bytes += r->encoded.size();
+  uint64_t bytes = 0;
+  while (!queue_.empty()) {
+    Request* r = queue_.front();
+    if (r->kind != Request::Kind::kWrite) {
+      if (group.empty()) {
         group.push_back(r);
         queue_.pop_front();
       }
+      break;
     }
-    Request* first = group.front();
-    switch (first->kind) {
-      case Request::Kind::kWrite:
-        CommitWrites(group);
-        break;
-      case Request::Kind::kRelocate:
-        CommitRelocations(first);
-        break;
-      case Request::Kind::kCheckpoint:
-        first->status = DoCheckpoint();
-        break;
-      case Request::Kind::kSync:
-        first->status = SyncActive(true);
-        break;
-      case Request::Kind::kDropSegment:
-        first->status = DoDropSegment(first->segment);
-        break;
+    if (!group.empty() && (group.size() >= opts_.max_group_batches ||
+                           bytes + r->encoded.size() > opts_.max_group_bytes)) {
+      break;
     }
+    bytes += r->encoded.size();
+    group.push_back(r);
+    queue_.pop_front();
+  }
+  return group;
+}
+
+std::vector<Request*> Store::Impl::RunGroup(std::vector<Request*>& group) {
+  Request* first = group.front();
+  switch (first->kind) {
+    case Request::Kind::kWrite:
+      return CommitWrites(group);
+    case Request::Kind::kRelocate:
+      CommitRelocations(first);
+      break;
+    case Request::Kind::kCheckpoint:
+      first->status = DoCheckpoint();
+      break;
+    case Request::Kind::kSync: {
+      // Everything written so far, durable with fsync (even at the relaxed tier).
+      Status s = WaitDurableInternal(AdvanceWritten(0, nullptr, true));
+      if (s.ok()) s = active_->file->Sync(platform::SyncMode::kFull);
+      first->status = s;
+      break;
+    }
+    case Request::Kind::kDropSegment:
+      first->status = DoDropSegment(first->segment);
+      break;
+  }
+  return group;
+}
+
+uint64_t Store::Impl::AdvanceWritten(uint64_t bytes, const std::shared_ptr<Segment>& seg,
+                                     bool force_full) {
+  std::lock_guard lock(sync_mu_);
+  written_lsn_ += bytes;
+  if (seg &&
+      std::find(dirty_segments_.begin(), dirty_segments_.end(), seg) == dirty_segments_.end()) {
+    dirty_segments_.push_back(seg);
+  }
+  full_sync_requested_ |= force_full;
+  syncer_cv_.notify_one();
+  return written_lsn_;
+}
+
+Status Store::Impl::WaitDurableInternal(uint64_t lsn) {
+  std::unique_lock lock(sync_mu_);
+  // A forced full sync with nothing new written still needs a syncer pass.
+  durable_cv_.wait(lock, [&] { return durable_lsn_ >= lsn || !sync_failure_.ok(); });
+  return durable_lsn_ >= lsn ? Status::Ok() : sync_failure_;
+}
+
+Status Store::Impl::WaitDurable(uint64_t ticket) { return WaitDurableInternal(ticket); }
+
+void Store::Impl::OnDurable(uint64_t ticket, std::function<void(const Status&)> done) {
+  Status now;
+  {
+    std::lock_guard lock(sync_mu_);
+    if (durable_lsn_ < ticket && sync_failure_.ok()) {
+      durable_callbacks_.emplace(ticket, std::move(done));
+      return;
+    }
+    now = durable_lsn_ >= ticket ? Status::Ok() : sync_failure_;
+  }
+  done(now);
+}
+
+void Store::Impl::SyncerLoop() {
+  // relaxed: fdatasync; kernel and power-loss: fsync (power-loss files are also O_DSYNC).
+  const platform::SyncMode tier_mode = opts_.durability == Durability::kRelaxed
+                                           ? platform::SyncMode::kData
+                                           : platform::SyncMode::kFull;
+  while (true) {
+    uint64_t target;
+    std::vector<std::shared_ptr<Segment>> segments;
+    platform::SyncMode mode = tier_mode;
     {
-      std::lock_guard lock(queue_mu_);
-      for (Request* r : group) r->done = true;
+      std::unique_lock lock(sync_mu_);
+      syncer_cv_.wait(lock, [&] {
+        return syncer_stop_ || (written_lsn_ > durable_lsn_ && sync_failure_.ok());
+      });
+      if (written_lsn_ <= durable_lsn_ || !sync_failure_.ok()) return;  // stopping
+      target = written_lsn_;
+      segments.swap(dirty_segments_);
+      if (full_sync_requested_) mode = platform::SyncMode::kFull;
+      full_sync_requested_ = false;
     }
-    done_cv_.notify_all();
+    const auto start = std::chrono::steady_clock::now();
+    Status s;
+    for (const auto& seg : segments) {
+      s = seg->file->Sync(mode);
+      if (!s.ok()) break;
+    }
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    sync_nanos_.fetch_add(NanosSince(start), std::memory_order_relaxed);
+    if (!s.ok()) Fail(s);
+    CompleteDurable(target, s);
   }
 }
 
-Status Store::Impl::SyncActive(bool force_full) {
-  auto start = std::chrono::steady_clock::now();
-  // relaxed: fdatasync; kernel and power-loss: fsync (power-loss files are also O_DSYNC).
-  platform::SyncMode mode = (opts_.durability == Durability::kRelaxed && !force_full)
-                                ? platform::SyncMode::kData
-                                : platform::SyncMode::kFull;
-  Status s = active_->file->Sync(mode);
-  syncs_.fetch_add(1, std::memory_order_relaxed);
-  sync_nanos_.fetch_add(NanosSince(start), std::memory_order_relaxed);
-  return s;
+void Store::Impl::CompleteDurable(uint64_t durable, const Status& failure) {
+  std::vector<std::function<void(const Status&)>> ready;
+  std::vector<Request*> done;
+  {
+    std::lock_guard lock(sync_mu_);
+    if (failure.ok()) {
+      durable_lsn_ = std::max(durable_lsn_, durable);
+    } else if (sync_failure_.ok()) {
+      sync_failure_ = Status(failure.code(), "sync failed: " + std::string(failure.message()));
+    }
+    while (!awaiting_sync_.empty() &&
+           (!failure.ok() || awaiting_sync_.front()->lsn <= durable_lsn_)) {
+      done.push_back(awaiting_sync_.front());
+      awaiting_sync_.pop_front();
+    }
+    auto end =
+        failure.ok() ? durable_callbacks_.upper_bound(durable_lsn_) : durable_callbacks_.end();
+    for (auto it = durable_callbacks_.begin(); it != end; ++it) {
+      ready.push_back(std::move(it->second));
+    }
+    durable_callbacks_.erase(durable_callbacks_.begin(), end);
+  }
+  durable_cv_.notify_all();
+  if (!done.empty()) {
+    {
+      std::lock_guard lock(queue_mu_);
+      for (Request* r : done) {
+        if (!failure.ok()) r->status = failure;
+        r->done = true;
+      }
+    }
+    done_cv_.notify_all();
+  }
+  for (auto& cb : ready) cb(failure);
 }
 
 Status Store::Impl::CreateSegment(uint32_t id, std::shared_ptr<Segment>* out) {
@@ -205,7 +310,7 @@ Status Store::Impl::ApplyOp(uint64_t hash, std::string_view key, bool is_delete,
   return Status::Ok();
 }
 
-void Store::Impl::CommitWrites(std::vector<Request*>& group) {
+std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
   uint64_t total = 0;
   bool force = false;
   for (Request* r : group) {
@@ -228,7 +333,6 @@ void Store::Impl::CommitWrites(std::vector<Request*>& group) {
       chunks.emplace_back(r->encoded);
     }
     s = active_->file->WriteAt(base, chunks);
-    if (s.ok()) s = SyncActive(force);
     if (!s.ok()) {
       // Nothing of this group is acknowledged. Cut the partial bytes so later groups do not
       // follow garbage; if even that fails the store stops taking writes.
@@ -238,7 +342,7 @@ void Store::Impl::CommitWrites(std::vector<Request*>& group) {
   }
   if (!s.ok()) {
     for (Request* r : group) r->status = s;
-    return;
+    return group;
   }
   active_->size = base + total;
   bytes_written_ += total;
@@ -262,12 +366,38 @@ void Store::Impl::CommitWrites(std::vector<Request*>& group) {
     }
     off += r->encoded.size();
   }
+  // Readers see the group from here on; writers are acknowledged once the syncer has made
+  // it durable. One critical section, so a syncer pass cannot slip between the new position
+  // and the writers that wait for it.
+  std::vector<Request*> finished;
+  {
+    std::lock_guard lock(sync_mu_);
+    written_lsn_ += total;
+    if (std::find(dirty_segments_.begin(), dirty_segments_.end(), active_) ==
+        dirty_segments_.end()) {
+      dirty_segments_.push_back(active_);
+    }
+    full_sync_requested_ |= force;
+    for (Request* r : group) {
+      r->lsn = written_lsn_;
+      if (r->status.ok() && r->ticket_out == nullptr && sync_failure_.ok()) {
+        r->awaiting_sync = true;
+        awaiting_sync_.push_back(r);
+        continue;
+      }
+      if (r->status.ok() && r->ticket_out != nullptr) *r->ticket_out = written_lsn_;
+      if (r->status.ok() && r->ticket_out == nullptr) r->status = sync_failure_;
+      finished.push_back(r);
+    }
+    syncer_cv_.notify_one();
+  }
   bytes_since_checkpoint_ += total;
   if (opts_.checkpoint_interval_bytes > 0 &&
       bytes_since_checkpoint_ >= opts_.checkpoint_interval_bytes) {
     Status c = DoCheckpoint();
     if (!c.ok()) spdlog::warn("value log: checkpoint failed: {}", c.ToString());
   }
+  return finished;
 }
 
 void Store::Impl::CommitRelocations(Request* req) {
@@ -323,7 +453,8 @@ void Store::Impl::CommitRelocations(Request* req) {
   }
   const uint64_t base = active_->size;
   if (s.ok()) s = active_->file->WriteAt(base, chunks);
-  if (s.ok()) s = SyncActive(true);
+  // Copies are made durable before the directory points at them.
+  if (s.ok()) s = WaitDurableInternal(AdvanceWritten(total, active_, true));
   if (!s.ok()) {
     if (!active_->file->Truncate(base).ok() || s.code() != StatusCode::kResourceExhausted) Fail(s);
     req->status = s;
@@ -358,6 +489,8 @@ void Store::Impl::CommitRelocations(Request* req) {
 }
 
 Status Store::Impl::DoCheckpoint() {
+  // A checkpoint must not reference records that a power loss could still take away.
+  SKEG_RETURN_IF_ERROR(WaitDurableInternal(AdvanceWritten(0, nullptr, false)));
   CheckpointPosition pos;
   pos.segment = active_->id;
   pos.offset = active_->size;
@@ -411,7 +544,12 @@ Status Store::Impl::Close() {
   }
   compactor_cv_.notify_all();
   if (compactor_.joinable()) compactor_.join();
-  if (committer_.joinable()) {
+  bool was_accepting;
+  {
+    std::lock_guard lock(queue_mu_);
+    was_accepting = accepting_;
+  }
+  if (was_accepting) {
     bool healthy;
     {
       std::lock_guard lock(queue_mu_);
@@ -421,12 +559,20 @@ Status Store::Impl::Close() {
       result = Sync();
       if (result.ok()) result = Checkpoint();
     }
+    // Refuse new writes, then let the groups in flight finish.
+    std::unique_lock lock(queue_mu_);
+    accepting_ = false;
+    done_cv_.wait(lock, [&] { return queue_.empty() && !leader_active_; });
+  }
+  if (syncer_.joinable()) {
     {
-      std::lock_guard lock(queue_mu_);
-      stopping_ = true;
+      std::lock_guard lock(sync_mu_);
+      syncer_stop_ = true;
     }
-    queue_cv_.notify_all();
-    committer_.join();
+    syncer_cv_.notify_all();
+    syncer_.join();
+    // Whatever still waits (only after a failed sync) learns that it will never be durable.
+    CompleteDurable(0, sync_failure_.ok() ? Status::Cancelled("store closed") : sync_failure_);
   }
   {
     std::unique_lock lock(segments_mu_);

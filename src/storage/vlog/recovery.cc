@@ -108,7 +108,11 @@ Status Store::Impl::Open() {
   recovery_.keys = keydir_.size();
   recovery_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  committer_ = std::thread([this] { CommitterLoop(); });
+  syncer_ = std::thread([this] { SyncerLoop(); });
+  {
+    std::lock_guard lock(queue_mu_);
+    accepting_ = true;
+  }
   if (opts_.background_compaction) compactor_ = std::thread([this] { CompactorLoop(); });
   return Status::Ok();
 }

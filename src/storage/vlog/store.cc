@@ -107,6 +107,10 @@ Status Store::ForEachKey(const std::function<bool(std::string_view)>& fn) const 
 Status Store::Checkpoint() { return impl_->Checkpoint(); }
 Status Store::Compact() { return impl_->Compact(); }
 Status Store::Sync() { return impl_->Sync(); }
+Status Store::WaitDurable(uint64_t ticket) { return impl_->WaitDurable(ticket); }
+void Store::OnDurable(uint64_t ticket, std::function<void(const Status&)> done) {
+  impl_->OnDurable(ticket, std::move(done));
+}
 Status Store::Close() { return impl_->Close(); }
 Status Store::SetLockHolderInfo(std::string_view info) { return impl_->SetLockHolderInfo(info); }
 const RecoveryInfo& Store::recovery_info() const { return impl_->recovery_info(); }
@@ -304,6 +308,7 @@ Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions&
   Request req;
   req.kind = Request::Kind::kWrite;
   req.force_sync = options.force_sync;
+  req.ticket_out = options.durability_ticket;
   req.ops.reserve(ops.size());
   auto& enc = req.encoded;
   if (ops.size() == 1) {

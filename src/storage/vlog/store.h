@@ -8,9 +8,11 @@
 //   DIR/vlog/keydir.snap    key-directory checkpoint (entries + the log position it covers)
 //
 // Writes: callers hand a WriteBatch to Write(). A single committer thread takes every pending
-// batch (bounded by bytes and count), encodes them, writes them with one pwritev, syncs once
-// according to the durability tier, updates the key directory, then acknowledges every
-// waiter (group commit). A batch is one record on disk, so after a crash all of it or none is
+// batch (bounded by bytes and count) and writes them with one pwritev, then updates the key
+// directory (from here on readers see the writes, as in Redis); a syncer thread fsyncs (or
+// fdatasyncs, per the durability tier) everything written since its last pass, and only then
+// are the writers acknowledged (group commit). Writing the next group overlaps syncing the
+// previous one. A batch is one record on disk, so after a crash all of it or none is
 // visible. When Write() returns OK the write survives a process crash at every tier and a
 // power loss at the power-loss tier.
 //
@@ -125,6 +127,11 @@ class WriteBatch {
 struct WriteOptions {
   // Sync this write with fsync even at the relaxed tier (native WAIT_DURABLE flag).
   bool force_sync = false;
+  // Null (default): Write() returns once the batch is durable. Non-null: Write() returns as
+  // soon as the batch is applied (visible to readers) and stores here the durability ticket
+  // to pass to WaitDurable()/OnDurable() before telling anyone the write succeeded. This
+  // lets one connection pipeline writes while each acknowledgement still waits for its sync.
+  uint64_t* durability_ticket = nullptr;
 };
 
 // One page of a key scan (Store::Scan).
@@ -219,6 +226,15 @@ class Store {
   Status Compact();
   // Makes everything acknowledged so far durable with fsync (used at shutdown).
   Status Sync();
+
+  // Blocks until the writes that returned `ticket` (WriteOptions::durability_ticket) are
+  // durable per the tier. Errors: the sync failure (kIOError) when a sync failed; the write
+  // must then not be acknowledged.
+  Status WaitDurable(uint64_t ticket);
+  // Calls `done` once the writes that returned `ticket` are durable (OK) or their sync failed
+  // (the error). `done` runs on the store's syncer thread, or at once on the calling thread
+  // when the ticket is already durable: it must be quick and must not call into the Store.
+  void OnDurable(uint64_t ticket, std::function<void(const Status&)> done);
   // Stops background threads, syncs, writes a checkpoint, releases the lock. Idempotent.
   Status Close();
 

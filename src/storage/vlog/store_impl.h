@@ -1,8 +1,11 @@
 // Private implementation of Store (store.h). Included only by the store's .cc files.
 //
 // Threads and ownership:
-//   - The committer thread is the only mutator of the key directory, of the segment table and
-//     of every field marked "committer". Everything reaches it as a Request on queue_.
+//   - The group-commit leader is the only mutator of the key directory, of the segment table
+//     and of every field marked "committer". Every write, checkpoint, sync and relocation is a
+//     Request on queue_; the writer whose request is at the front, when no group is in flight,
+//     becomes the leader and commits the group on its own thread (one leader at a time, handed
+//     over through queue_mu_, which also orders the leaders' memory accesses).
 //   - Readers (Get, ForEachKey) use KeyDir's reader API and the segment table under
 //     segments_mu_ (shared), holding a shared_ptr<Segment> while they read, so a segment
 //     dropped by compaction stays readable until they finish.
@@ -13,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,10 +89,16 @@ struct Request {
   // kDropSegment
   uint32_t segment = 0;
 
-  // Result, written by the committer before `done`.
+  // kWrite with a ticket: complete once applied (visible); the caller waits for durability
+  // itself (Store::WaitDurable / OnDurable). Null: complete once durable.
+  uint64_t* ticket_out = nullptr;
+  uint64_t lsn = 0;  // log position after this request's group (set by the committer)
+
+  // Result, written by the committer (or the syncer) before `done`.
   Status status;
   uint32_t deleted = 0;
   bool done = false;
+  bool awaiting_sync = false;  // completion handed to the syncer
 };
 
 class Store::Impl {
@@ -103,6 +113,8 @@ class Store::Impl {
   Result<ScanPage> Scan(uint64_t cursor, size_t count) const;
   Status Checkpoint();
   Status Sync();
+  Status WaitDurable(uint64_t ticket);
+  void OnDurable(uint64_t ticket, std::function<void(const Status&)> done);
   Status Compact();
   Status Close();
   Status SetLockHolderInfo(std::string_view info);
@@ -120,14 +132,28 @@ class Store::Impl {
   Status ApplyRecordForReplay(const RecordView& rec, uint32_t segment, uint64_t offset);
 
   // ---- committer.cc ----
+  // Queues `req` and returns its result; the caller may become the group's leader and run
+  // the commit on its own thread.
   Status Submit(Request* req);
-  void CommitterLoop();
-  void CommitWrites(std::vector<Request*>& group);
+  std::vector<Request*> TakeGroupLocked();  // REQUIRES: queue_mu_ held
+  // Commits `group`; returns the requests that are complete now (the others were handed to
+  // the syncer, which completes them).
+  std::vector<Request*> RunGroup(std::vector<Request*>& group);
+  std::vector<Request*> CommitWrites(std::vector<Request*>& group);
   void CommitRelocations(Request* req);
   Status DoCheckpoint();
   Status DoDropSegment(uint32_t id);
   Status RollSegment();
-  Status SyncActive(bool force_full);
+  // The durability pipeline (committer.cc). The committer appends a group, applies it to the
+  // key directory (readers see it), then AdvanceWritten() hands the new log position to the
+  // syncer thread, which fsyncs (or fdatasyncs) every segment written since its last pass and
+  // completes the writers waiting for that position. Writing group N+1 overlaps syncing
+  // group N, so a connection can pipeline writes while each acknowledgement still waits for
+  // its sync.
+  uint64_t AdvanceWritten(uint64_t bytes, const std::shared_ptr<Segment>& seg, bool force_full);
+  Status WaitDurableInternal(uint64_t lsn);
+  void SyncerLoop();
+  void CompleteDurable(uint64_t durable, const Status& failure);
   Status CreateSegment(uint32_t id, std::shared_ptr<Segment>* out);
   // Applies one key operation to the key directory (committer or recovery only). Returns via
   // *removed_live whether a live (unexpired) entry was removed or replaced by a delete.
@@ -170,18 +196,17 @@ class Store::Impl {
   mutable std::shared_mutex segments_mu_;
   std::map<uint32_t, std::shared_ptr<Segment>> segments_;  // guarded by segments_mu_
 
-  // Committer state (recovery before the committer starts).
+  // Committer state: touched only by the current leader (recovery before Open returns).
   std::shared_ptr<Segment> active_;
   uint64_t next_sequence_ = 1;
   uint64_t bytes_since_checkpoint_ = 0;
 
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
   std::condition_variable done_cv_;
   std::deque<Request*> queue_;  // guarded by queue_mu_
-  bool stopping_ = false;       // guarded by queue_mu_
+  bool accepting_ = false;      // guarded by queue_mu_: Open() done, Close() not begun
+  bool leader_active_ = false;  // guarded by queue_mu_: a group is being committed
   Status failed_;               // guarded by queue_mu_: sticky write failure
-  std::thread committer_;
 
   std::mutex compactor_mu_;
   std::condition_variable compactor_cv_;
@@ -192,6 +217,20 @@ class Store::Impl {
 
   bool closed_ = false;
   std::mutex close_mu_;
+
+  // Durability pipeline, guarded by sync_mu_.
+  std::mutex sync_mu_;
+  std::condition_variable syncer_cv_;   // wakes the syncer
+  std::condition_variable durable_cv_;  // wakes WaitDurable callers
+  uint64_t written_lsn_ = 0;            // log bytes appended since open
+  uint64_t durable_lsn_ = 0;            // log bytes known durable
+  bool full_sync_requested_ = false;    // next pass uses fsync even at the relaxed tier
+  std::vector<std::shared_ptr<Segment>> dirty_segments_;
+  std::deque<Request*> awaiting_sync_;  // blocking writers, in lsn order
+  std::multimap<uint64_t, std::function<void(const Status&)>> durable_callbacks_;
+  Status sync_failure_;  // sticky: a failed sync
+  bool syncer_stop_ = false;
+  std::thread syncer_;
 
   // Statistics.
   std::atomic<uint64_t> commit_groups_{0}, committed_batches_{0}, syncs_{0}, sync_nanos_{0},
