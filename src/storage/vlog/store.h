@@ -7,14 +7,12 @@
 //   DIR/vlog/NNNNNNNN.seg   segments of CRC32C-protected records, appended in order
 //   DIR/vlog/keydir.snap    key-directory checkpoint (entries + the log position it covers)
 //
-// Writes: callers hand a WriteBatch to Write(). A single committer thread takes every pending
-// batch (bounded by bytes and count) and writes them with one pwritev, then updates the key
-// directory (from here on readers see the writes, as in Redis); a syncer thread fsyncs (or
-// fdatasyncs, per the durability tier) everything written since its last pass, and only then
-// are the writers acknowledged (group commit). Writing the next group overlaps syncing the
-// previous one. A batch is one record on disk, so after a crash all of it or none is
-// visible. When Write() returns OK the write survives a process crash at every tier and a
-// power loss at the power-loss tier.
+// Writes: callers hand a WriteBatch to Write(). The writer whose request reaches the front of
+// the queue (when no group is in flight) leads a group commit on its own thread: it takes
+// every pending batch (bounded by bytes and count), writes them with one pwritev and updates
+// the key directory (from here on readers see the writes, as in Redis). A syncer thread fsyncs
+// (or fdatasyncs, per the durability tier) everything written since its last pass, and only
+// then are the writers acknowledged. Writing the next group overlaps syncing the previous one.
 //
 // Reads: Get() looks the key up in the key directory (a 16-byte entry per key: a 32-bit hash
 // fingerprint and the record location; the key itself stays on disk) and preads the record,
@@ -24,7 +22,7 @@
 // (crash-safe: copies are synced and checkpointed before the old segment is unlinked).
 //
 // Thread-safety: every public method is thread-safe. Writes from one thread take effect in the
-// order that thread issued them; concurrent writers are ordered by the committer.
+// order that thread issued them; concurrent writers are ordered by their place in the queue.
 #pragma once
 
 #include <atomic>
