@@ -26,7 +26,9 @@ Status Store::Impl::Submit(Request* req) {
   // Group commit with a rotating leader (LevelDB's DBImpl::Write): the request at the front
   // of the queue, when no group is in flight, commits everything queued behind it on its own
   // thread. The others wait to be completed. An uncontended writer pays no thread switch.
-  done_cv_.wait(lock, [&] {
+  // Each request has its own condition variable (all on queue_mu_), so a finished group wakes
+  // exactly its writers and the next leader, not every waiting thread.
+  req->cv.wait(lock, [&] {
     return req->done || (!leader_active_ && !queue_.empty() && queue_.front() == req);
   });
   if (req->done) return req->status;
@@ -37,11 +39,20 @@ Status Store::Impl::Submit(Request* req) {
   // at any moment: only the ones RunGroup returns may be touched here.
   const std::vector<Request*> finished = RunGroup(group);
   lock.lock();
-  for (Request* r : finished) r->done = true;
+  // Notified under the lock: an owner cannot return (destroying its request and cv) before
+  // the lock is released.
+  for (Request* r : finished) {
+    r->done = true;
+    if (r != req) r->cv.notify_one();
+  }
   leader_active_ = false;
-  done_cv_.notify_all();
+  if (!queue_.empty()) {
+    queue_.front()->cv.notify_one();  // the next leader
+  } else {
+    idle_cv_.notify_all();  // Close() waits for the queue to drain
+  }
   // Our own write may still wait for the syncer.
-  done_cv_.wait(lock, [&] { return req->done; });
+  req->cv.wait(lock, [&] { return req->done; });
   return req->status;
 }
 
@@ -198,14 +209,12 @@ void Store::Impl::CompleteDurable(uint64_t durable, const Status& failure) {
   }
   durable_cv_.notify_all();
   if (!done.empty()) {
-    {
-      std::lock_guard lock(queue_mu_);
-      for (Request* r : done) {
-        if (!failure.ok()) r->status = failure;
-        r->done = true;
-      }
+    std::lock_guard lock(queue_mu_);
+    for (Request* r : done) {
+      if (!failure.ok()) r->status = failure;
+      r->done = true;
+      r->cv.notify_one();  // under the lock: see Submit
     }
-    done_cv_.notify_all();
   }
   for (auto& cb : ready) cb(failure);
 }
@@ -562,7 +571,7 @@ Status Store::Impl::Close() {
     // Refuse new writes, then let the groups in flight finish.
     std::unique_lock lock(queue_mu_);
     accepting_ = false;
-    done_cv_.wait(lock, [&] { return queue_.empty() && !leader_active_; });
+    idle_cv_.wait(lock, [&] { return queue_.empty() && !leader_active_; });
   }
   if (syncer_.joinable()) {
     {

@@ -99,6 +99,7 @@ struct Request {
   uint32_t deleted = 0;
   bool done = false;
   bool awaiting_sync = false;  // completion handed to the syncer
+  std::condition_variable cv;  // waited on with queue_mu_ by the request's owner
 };
 
 class Store::Impl {
@@ -202,11 +203,11 @@ class Store::Impl {
   uint64_t bytes_since_checkpoint_ = 0;
 
   std::mutex queue_mu_;
-  std::condition_variable done_cv_;
-  std::deque<Request*> queue_;  // guarded by queue_mu_
-  bool accepting_ = false;      // guarded by queue_mu_: Open() done, Close() not begun
-  bool leader_active_ = false;  // guarded by queue_mu_: a group is being committed
-  Status failed_;               // guarded by queue_mu_: sticky write failure
+  std::condition_variable idle_cv_;  // the queue drained and no group is in flight
+  std::deque<Request*> queue_;       // guarded by queue_mu_
+  bool accepting_ = false;           // guarded by queue_mu_: Open() done, Close() not begun
+  bool leader_active_ = false;       // guarded by queue_mu_: a group is being committed
+  Status failed_;                    // guarded by queue_mu_: sticky write failure
 
   std::mutex compactor_mu_;
   std::condition_variable compactor_cv_;
