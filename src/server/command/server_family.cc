@@ -84,10 +84,10 @@ std::string InfoSection(Engine& e, std::string_view section) {
         s.net_output_bytes.load());
   }
   if (section == "keyspace") {
-    const uint64_t keys = store->key_count();
-    // TODO(#server-expires): the Store does not count keys with an expiry; report 0.
-    if (keys == 0) return "# Keyspace\r\n";
-    return fmt::format("# Keyspace\r\ndb0:keys={},expires=0,avg_ttl=0\r\n", keys);
+    const storage::StoreStats st = store->stats();
+    if (st.keys == 0) return "# Keyspace\r\n";
+    return fmt::format("# Keyspace\r\ndb0:keys={},expires={},avg_ttl=0\r\n", st.keys,
+                       st.expiring_keys);
   }
   if (section == "skeg") {
     const storage::StoreStats s = store->stats();

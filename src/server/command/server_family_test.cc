@@ -25,6 +25,16 @@ TEST_F(ServerFamilyTest, InfoSections) {
   EXPECT_NE(RunValue({"INFO", "KEYSPACE", "server"}).str.find("# Server"), std::string::npos);
 }
 
+TEST_F(ServerFamilyTest, InfoKeyspaceCountsKeysWithExpiry) {
+  EXPECT_EQ(Run({"SET", "plain", "v"}), "OK");
+  EXPECT_EQ(Run({"SET", "temp", "v", "EX", "100"}), "OK");
+  EXPECT_EQ(Run({"SETEX", "temp2", "100", "v"}), "OK");
+  EXPECT_NE(RunValue({"INFO", "keyspace"}).str.find("db0:keys=3,expires=2,"), std::string::npos);
+  EXPECT_EQ(Run({"PERSIST", "temp"}), "(integer) 1");
+  EXPECT_EQ(Run({"DEL", "temp2"}), "(integer) 1");
+  EXPECT_NE(RunValue({"INFO", "keyspace"}).str.find("db0:keys=2,expires=0,"), std::string::npos);
+}
+
 TEST_F(ServerFamilyTest, ConfigGetSetResetStat) {
   EXPECT_EQ(Run({"CONFIG", "GET", "maxmemory"}), "[\"maxmemory\", \"0\"]");
   EXPECT_EQ(Run({"CONFIG", "GET", "save"}), "[\"save\", \"\"]");

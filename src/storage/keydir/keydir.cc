@@ -160,12 +160,21 @@ void KeyDir::WriterInsert(uint64_t hash, const RecordLocation& loc) {
   s.Place(ToEntry(FingerprintOf(hash), loc));
   ++s.count;
   count_.fetch_add(1, std::memory_order_relaxed);
+  if (loc.has_expiry) expiring_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void KeyDir::WriterReplace(SlotRef ref, const RecordLocation& loc) {
   Shard& s = *shards_[ref.shard];
   std::unique_lock lock(s.mu);
   SKEG_CHECK(ref.index < s.slots.size() && Occupied(s.slots[ref.index]));
+  const bool had_expiry = (s.slots[ref.index].size_and_flags & kExpiryFlag) != 0;
+  if (had_expiry != loc.has_expiry) {
+    if (loc.has_expiry) {
+      expiring_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      expiring_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
   s.slots[ref.index] = ToEntry(s.slots[ref.index].fingerprint, loc);
 }
 
@@ -173,6 +182,9 @@ void KeyDir::WriterErase(SlotRef ref) {
   Shard& s = *shards_[ref.shard];
   std::unique_lock lock(s.mu);
   SKEG_CHECK(ref.index < s.slots.size() && Occupied(s.slots[ref.index]));
+  if ((s.slots[ref.index].size_and_flags & kExpiryFlag) != 0) {
+    expiring_.fetch_sub(1, std::memory_order_relaxed);
+  }
   // Backward-shift deletion: pull later members of the run into the hole when their home is
   // at or before it, so lookups never need tombstones.
   uint32_t hole = ref.index;
@@ -194,6 +206,7 @@ void KeyDir::WriterClear() {
     s->count = 0;
   }
   count_.store(0, std::memory_order_relaxed);
+  expiring_.store(0, std::memory_order_relaxed);
 }
 
 void KeyDir::WriterExport(
@@ -221,10 +234,13 @@ void KeyDir::WriterLoadShard(uint32_t shard, const Entry* entries, size_t n) {
     while (cap < want) cap = std::max<uint64_t>(kMinCapacity, cap + cap / 2);
     s.Rehash(static_cast<uint32_t>(cap));
   }
+  uint64_t expiring = 0;
   for (size_t i = 0; i < n; ++i) {
     SKEG_CHECK(Occupied(entries[i]));
     s.Place(entries[i]);
+    expiring += (entries[i].size_and_flags & kExpiryFlag) != 0;
   }
+  expiring_.fetch_add(expiring, std::memory_order_relaxed);
   s.count += static_cast<uint32_t>(n);
   count_.fetch_add(n, std::memory_order_relaxed);
 }

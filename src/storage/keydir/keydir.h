@@ -92,6 +92,8 @@ class KeyDir {
 
   // Live keys (entries) in the directory.
   uint64_t size() const { return count_.load(std::memory_order_relaxed); }
+  // Entries whose record has an expiry time (some may have expired but not been swept yet).
+  uint64_t expiring() const { return expiring_.load(std::memory_order_relaxed); }
   // Bytes held: slot arrays plus shard headers.
   size_t MemoryUsage() const;
 
@@ -120,6 +122,7 @@ class KeyDir {
   struct Shard;
   std::array<std::unique_ptr<Shard>, kShards> shards_;
   std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> expiring_{0};
 };
 
 }  // namespace skeg::storage

@@ -68,6 +68,9 @@ TEST(KeyDirTest, RandomOpsMatchModel) {
     }
   }
   EXPECT_EQ(kd.size(), model.size());
+  uint64_t expiring = 0;
+  for (const auto& [h, l] : model) expiring += l.has_expiry;
+  EXPECT_EQ(kd.expiring(), expiring);
 }
 
 TEST(KeyDirTest, ScanVisitsEveryEntryOnceAcrossResizes) {

@@ -372,6 +372,7 @@ StoreStats Store::Impl::stats() const {
   s.compactions = compactions_.load();
   s.compaction_bytes_reclaimed = compaction_reclaimed_.load();
   s.keys = keydir_.size();
+  s.expiring_keys = keydir_.expiring();
   s.keydir_bytes = keydir_.MemoryUsage();
   std::shared_lock lock(segments_mu_);
   s.segments = segments_.size();

@@ -166,11 +166,12 @@ struct StoreStats {
   uint64_t checkpoints = 0;
   uint64_t compactions = 0;  // segments rewritten
   uint64_t compaction_bytes_reclaimed = 0;
-  uint64_t keys = 0;          // gauge
-  uint64_t keydir_bytes = 0;  // gauge: RAM held by the key directory
-  uint64_t segments = 0;      // gauge
-  uint64_t disk_bytes = 0;    // gauge: bytes of all segments
-  uint64_t live_bytes = 0;    // gauge: bytes of records still referenced
+  uint64_t keys = 0;           // gauge
+  uint64_t expiring_keys = 0;  // gauge: keys with an expiry time (INFO expires=)
+  uint64_t keydir_bytes = 0;   // gauge: RAM held by the key directory
+  uint64_t segments = 0;       // gauge
+  uint64_t disk_bytes = 0;     // gauge: bytes of all segments
+  uint64_t live_bytes = 0;     // gauge: bytes of records still referenced
 };
 
 class Store {
