@@ -11,5 +11,7 @@ namespace skeg {
 // 64-bit XXH3 of `key` with seed 0. Stable across runs and machines (it is persisted in the
 // key-directory checkpoint).
 uint64_t HashKey(std::string_view key);
+// XXH3-64 with a seed: independent hash functions for independent key spaces.
+uint64_t HashKey(std::string_view key, uint64_t seed);
 
 }  // namespace skeg

@@ -10,6 +10,8 @@ namespace skeg::storage {
 namespace {
 
 constexpr uint32_t kExpiryFlag = 0x80000000u;
+constexpr uint32_t kInternalFlag = 0x40000000u;
+constexpr uint32_t kSizeMask = 0x3fffffffu;
 constexpr uint32_t kMinCapacity = 8;
 // Slots past the last home slot, so a probe run never wraps around (which keeps slots ordered
 // by fingerprint). Extended in kTailStep steps when a run reaches the end.
@@ -23,13 +25,16 @@ inline uint32_t Home(uint32_t fp, uint32_t capacity) {
 }
 
 inline RecordLocation ToLocation(const KeyDir::Entry& e) {
-  return RecordLocation{e.segment, e.offset, e.size_and_flags & ~kExpiryFlag,
-                        (e.size_and_flags & kExpiryFlag) != 0};
+  return RecordLocation{e.segment, e.offset, e.size_and_flags & kSizeMask,
+                        (e.size_and_flags & kExpiryFlag) != 0,
+                        (e.size_and_flags & kInternalFlag) != 0};
 }
 
 inline KeyDir::Entry ToEntry(uint32_t fp, const RecordLocation& loc) {
   SKEG_CHECK(loc.size != 0 && loc.size <= KeyDir::kMaxRecordSize);
-  return KeyDir::Entry{fp, loc.segment, loc.offset, loc.size | (loc.has_expiry ? kExpiryFlag : 0)};
+  return KeyDir::Entry{
+      fp, loc.segment, loc.offset,
+      loc.size | (loc.has_expiry ? kExpiryFlag : 0) | (loc.internal ? kInternalFlag : 0)};
 }
 
 inline bool Occupied(const KeyDir::Entry& e) { return e.size_and_flags != 0; }
@@ -161,6 +166,7 @@ void KeyDir::WriterInsert(uint64_t hash, const RecordLocation& loc) {
   ++s.count;
   count_.fetch_add(1, std::memory_order_relaxed);
   if (loc.has_expiry) expiring_.fetch_add(1, std::memory_order_relaxed);
+  if (loc.internal) internal_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void KeyDir::WriterReplace(SlotRef ref, const RecordLocation& loc) {
@@ -168,6 +174,8 @@ void KeyDir::WriterReplace(SlotRef ref, const RecordLocation& loc) {
   std::unique_lock lock(s.mu);
   SKEG_CHECK(ref.index < s.slots.size() && Occupied(s.slots[ref.index]));
   const bool had_expiry = (s.slots[ref.index].size_and_flags & kExpiryFlag) != 0;
+  // A key never changes key space (the space is part of its identity).
+  SKEG_CHECK(((s.slots[ref.index].size_and_flags & kInternalFlag) != 0) == loc.internal);
   if (had_expiry != loc.has_expiry) {
     if (loc.has_expiry) {
       expiring_.fetch_add(1, std::memory_order_relaxed);
@@ -184,6 +192,9 @@ void KeyDir::WriterErase(SlotRef ref) {
   SKEG_CHECK(ref.index < s.slots.size() && Occupied(s.slots[ref.index]));
   if ((s.slots[ref.index].size_and_flags & kExpiryFlag) != 0) {
     expiring_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if ((s.slots[ref.index].size_and_flags & kInternalFlag) != 0) {
+    internal_.fetch_sub(1, std::memory_order_relaxed);
   }
   // Backward-shift deletion: pull later members of the run into the hole when their home is
   // at or before it, so lookups never need tombstones.
@@ -207,6 +218,7 @@ void KeyDir::WriterClear() {
   }
   count_.store(0, std::memory_order_relaxed);
   expiring_.store(0, std::memory_order_relaxed);
+  internal_.store(0, std::memory_order_relaxed);
 }
 
 void KeyDir::WriterExport(
@@ -234,13 +246,15 @@ void KeyDir::WriterLoadShard(uint32_t shard, const Entry* entries, size_t n) {
     while (cap < want) cap = std::max<uint64_t>(kMinCapacity, cap + cap / 2);
     s.Rehash(static_cast<uint32_t>(cap));
   }
-  uint64_t expiring = 0;
+  uint64_t expiring = 0, internal = 0;
   for (size_t i = 0; i < n; ++i) {
     SKEG_CHECK(Occupied(entries[i]));
     s.Place(entries[i]);
     expiring += (entries[i].size_and_flags & kExpiryFlag) != 0;
+    internal += (entries[i].size_and_flags & kInternalFlag) != 0;
   }
   expiring_.fetch_add(expiring, std::memory_order_relaxed);
+  internal_.fetch_add(internal, std::memory_order_relaxed);
   s.count += static_cast<uint32_t>(n);
   count_.fetch_add(n, std::memory_order_relaxed);
 }

@@ -6,7 +6,7 @@
 //
 // Memory (the budget is 32 bytes per key, ARCHITECTURE.md section 4):
 //   - 16 bytes per slot: 32-bit fingerprint, 32-bit segment id, 32-bit offset, 32-bit record
-//     size whose top bit flags "record has an expiry time".
+//     size whose top bit flags "record has an expiry time" and next bit "internal key space".
 //   - open addressing with linear probing and backward-shift deletion (no tombstones);
 //   - 256 shards chosen by the top 8 hash bits, each growing by 1.5x when its load reaches
 //     0.80, so the load factor stays within [0.53, 0.80] once a shard holds more than a few
@@ -38,8 +38,9 @@ namespace skeg::storage {
 struct RecordLocation {
   uint32_t segment = 0;
   uint32_t offset = 0;
-  uint32_t size = 0;  // header + key + value bytes; < 2^31
+  uint32_t size = 0;  // header + key + value bytes; < 2^30
   bool has_expiry = false;
+  bool internal = false;  // the record is in an internal key space (vectors, catalog)
 
   friend bool operator==(const RecordLocation&, const RecordLocation&) = default;
 };
@@ -49,14 +50,14 @@ class KeyDir {
   static constexpr int kShardBits = 8;
   static constexpr uint32_t kShards = 1u << kShardBits;
   // Maximum size of a record the directory can point at.
-  static constexpr uint32_t kMaxRecordSize = 0x7fffffffu;
+  static constexpr uint32_t kMaxRecordSize = 0x3fffffffu;  // bits 30-31 of a slot are flags
 
   // One stored slot, exposed for checkpoints.
   struct Entry {
     uint32_t fingerprint;
     uint32_t segment;
     uint32_t offset;
-    uint32_t size_and_flags;  // 0 marks an empty slot
+    uint32_t size_and_flags;  // 0 marks an empty slot; bit 31 expiry, bit 30 internal
   };
   static_assert(sizeof(Entry) == 16);
 
@@ -94,6 +95,8 @@ class KeyDir {
   uint64_t size() const { return count_.load(std::memory_order_relaxed); }
   // Entries whose record has an expiry time (some may have expired but not been swept yet).
   uint64_t expiring() const { return expiring_.load(std::memory_order_relaxed); }
+  // Entries in internal key spaces (vectors, index catalog), included in size().
+  uint64_t internal() const { return internal_.load(std::memory_order_relaxed); }
   // Bytes held: slot arrays plus shard headers.
   size_t MemoryUsage() const;
 
@@ -123,6 +126,7 @@ class KeyDir {
   std::array<std::unique_ptr<Shard>, kShards> shards_;
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> expiring_{0};
+  std::atomic<uint64_t> internal_{0};
 };
 
 }  // namespace skeg::storage

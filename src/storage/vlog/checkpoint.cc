@@ -118,7 +118,7 @@ Result<CheckpointPosition> LoadCheckpoint(platform::Env* env, const std::string&
                                   reinterpret_cast<const char*>(entries.data()), bytes);
     if (crc32c::Mask(crc) != DecodeFixed32(crc_buf)) return corrupt(off, "shard checksum mismatch");
     for (const auto& e : entries) {
-      if ((e.size_and_flags & 0x7fffffffu) < kRecordHeaderSize) {
+      if ((e.size_and_flags & KeyDir::kMaxRecordSize) < kRecordHeaderSize) {
         return corrupt(off, "invalid entry");
       }
     }

@@ -263,8 +263,8 @@ Status Store::Impl::RollSegment() {
   return Status::Ok();
 }
 
-Status Store::Impl::FindKey(uint64_t hash, std::string_view key, bool* found, KeyDir::SlotRef* ref,
-                            RecordLocation* loc, int64_t* expire_at) const {
+Status Store::Impl::FindKey(uint64_t hash, std::string_view key, KeySpace space, bool* found,
+                            KeyDir::SlotRef* ref, RecordLocation* loc, int64_t* expire_at) const {
   *found = false;
   Status status;
   std::string buf;
@@ -279,7 +279,7 @@ Status Store::Impl::FindKey(uint64_t hash, std::string_view key, bool* found, Ke
     std::string_view stored;
     status = ReadKey(*seg, l, &buf, &h, &stored);
     if (!status.ok()) return true;
-    if (stored != key) return false;
+    if (stored != key || KeySpaceOf(h.type) != space) return false;
     *found = true;
     *ref = r;
     *loc = l;
@@ -289,14 +289,14 @@ Status Store::Impl::FindKey(uint64_t hash, std::string_view key, bool* found, Ke
   return status;
 }
 
-Status Store::Impl::ApplyOp(uint64_t hash, std::string_view key, bool is_delete, int64_t expire_at,
-                            const RecordLocation& loc, bool* removed_live) {
+Status Store::Impl::ApplyOp(uint64_t hash, std::string_view key, KeySpace space, bool is_delete,
+                            int64_t expire_at, const RecordLocation& loc, bool* removed_live) {
   *removed_live = false;
   bool found = false;
   KeyDir::SlotRef ref{};
   RecordLocation old{};
   int64_t old_expire = 0;
-  SKEG_RETURN_IF_ERROR(FindKey(hash, key, &found, &ref, &old, &old_expire));
+  SKEG_RETURN_IF_ERROR(FindKey(hash, key, space, &found, &ref, &old, &old_expire));
   const UnixMillis now = Now();
   // A put whose expiry has already passed behaves as a delete (also during replay).
   const bool removes = is_delete || (expire_at != kNoExpiry && expire_at <= now);
@@ -362,9 +362,9 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
   for (Request* r : group) {
     for (const EncodedOp& op : r->ops) {
       RecordLocation loc{active_->id, static_cast<uint32_t>(off + op.rel_offset), op.size,
-                         op.has_expiry};
+                         op.has_expiry, op.space != KeySpace::kKv};
       bool removed_live = false;
-      Status a = ApplyOp(op.hash, op.key, op.is_delete, op.expire_at, loc, &removed_live);
+      Status a = ApplyOp(op.hash, op.key, op.space, op.is_delete, op.expire_at, loc, &removed_live);
       if (!a.ok()) {
         // The write is durable but the directory could not be updated (a read of an older
         // record failed): report it and stop accepting writes rather than serve stale data.
@@ -422,7 +422,7 @@ void Store::Impl::CommitRelocations(Request* req) {
       KeyDir::SlotRef ref{};
       RecordLocation loc{};
       int64_t exp = 0;
-      Status s = FindKey(rel.hash, rel.key, &found, &ref, &loc, &exp);
+      Status s = FindKey(rel.hash, rel.key, rel.space, &found, &ref, &loc, &exp);
       if (!s.ok()) {
         req->status = s;
         return;
@@ -446,7 +446,7 @@ void Store::Impl::CommitRelocations(Request* req) {
     }
     if (rel.kind == Relocation::Kind::kExpireToTomb) {
       std::string rec;
-      AppendRecord(&rec, RecordType::kDelete, next_sequence_++, rel.key, {}, 0);
+      AppendRecord(&rec, DeleteTypeFor(rel.space), next_sequence_++, rel.key, {}, 0);
       tombstones.push_back(std::move(rec));
       chunks.emplace_back(tombstones.back());
     } else {
@@ -488,6 +488,7 @@ void Store::Impl::CommitRelocations(Request* req) {
         active_->tombstone_bytes += size;
       } else {
         loc.has_expiry = l.has_expiry;
+        loc.internal = l.internal;
         keydir_.WriterReplace(ref, loc);
         active_->live_bytes += size;
       }

@@ -63,7 +63,8 @@ Status Store::Impl::ExpireSweep(uint32_t first_shard, uint32_t shard_count) {
       Relocation r;
       r.kind = Relocation::Kind::kExpireErase;
       r.old_loc = l;
-      r.hash = HashKey(key);
+      r.space = KeySpaceOf(h.type);
+      r.hash = KeyHash(r.space, key);
       r.key = std::string(key);
       expired.push_back(std::move(r));
     }
@@ -154,23 +155,30 @@ Status Store::Impl::CompactSegment(uint32_t id) {
   };
   auto consider = [&](const RecordView& rec, uint64_t offset, uint64_t sequence,
                       std::string_view raw) -> Status {
-    const uint64_t hash = HashKey(rec.key);
+    const KeySpace space = KeySpaceOf(rec.header.type);
+    const uint64_t hash = KeyHash(space, rec.key);
+    const bool is_delete = IsDeleteType(rec.header.type);
     const uint32_t size = static_cast<uint32_t>(rec.header.record_size());
     const bool expired = rec.header.expire_at != kNoExpiry && rec.header.expire_at <= now;
-    RecordLocation loc{id, static_cast<uint32_t>(offset), size, rec.header.expire_at != kNoExpiry};
+    RecordLocation loc{id, static_cast<uint32_t>(offset), size, rec.header.expire_at != kNoExpiry,
+                       space != KeySpace::kKv};
     RecordLocation cands[8];
-    size_t n = rec.header.type == RecordType::kDelete ? 0 : keydir_.Candidates(hash, cands, 8);
+    size_t n = is_delete ? 0 : keydir_.Candidates(hash, cands, 8);
     bool live = false;
     for (size_t i = 0; i < std::min<size_t>(n, 8); ++i) live |= cands[i] == loc;
-    if (rec.header.type == RecordType::kDelete || (expired && !live)) {
+    if (is_delete || (expired && !live)) {
       // A tombstone, or an expired put that acts as one (replay treats it as a delete): keep
       // it while an older segment may still hold a put of the key it cancels.
       if (!has_older) return Status::Ok();
-      Relocation r{Relocation::Kind::kTombstoneCopy, {}, hash, {}, std::string(rec.key)};
-      if (rec.header.type == RecordType::kDelete) {
+      Relocation r;
+      r.kind = Relocation::Kind::kTombstoneCopy;
+      r.hash = hash;
+      r.space = space;
+      r.key = std::string(rec.key);
+      if (is_delete) {
         r.record = reencode(rec, sequence, raw);
       } else {
-        AppendRecord(&r.record, RecordType::kDelete, sequence, rec.key, {}, 0);
+        AppendRecord(&r.record, DeleteTypeFor(space), sequence, rec.key, {}, 0);
       }
       pending_bytes += size;
       pending.push_back(std::move(r));
@@ -179,6 +187,7 @@ Status Store::Impl::CompactSegment(uint32_t id) {
       Relocation r;
       r.old_loc = loc;
       r.hash = hash;
+      r.space = space;
       r.key = std::string(rec.key);
       if (expired) {
         r.kind = has_older ? Relocation::Kind::kExpireToTomb : Relocation::Kind::kExpireErase;

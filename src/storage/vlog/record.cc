@@ -12,8 +12,52 @@ constexpr uint64_t kMaxRecordValueBytes = 1ull << 30;
 }  // namespace
 
 bool IsKnownRecordType(uint8_t type) {
-  return type >= static_cast<uint8_t>(RecordType::kPut) &&
-         type <= static_cast<uint8_t>(RecordType::kExpire);
+  return (type >= static_cast<uint8_t>(RecordType::kPut) &&
+          type <= static_cast<uint8_t>(RecordType::kExpire)) ||
+         (type >= static_cast<uint8_t>(RecordType::kVectorPut) &&
+          type <= static_cast<uint8_t>(RecordType::kCatalogDelete));
+}
+
+KeySpace KeySpaceOf(RecordType type) {
+  switch (type) {
+    case RecordType::kVectorPut:
+    case RecordType::kVectorDelete:
+      return KeySpace::kVector;
+    case RecordType::kCatalogPut:
+    case RecordType::kCatalogDelete:
+      return KeySpace::kCatalog;
+    default:
+      return KeySpace::kKv;
+  }
+}
+
+bool IsDeleteType(RecordType type) {
+  return type == RecordType::kDelete || type == RecordType::kVectorDelete ||
+         type == RecordType::kCatalogDelete;
+}
+
+RecordType PutTypeFor(KeySpace space) {
+  switch (space) {
+    case KeySpace::kVector:
+      return RecordType::kVectorPut;
+    case KeySpace::kCatalog:
+      return RecordType::kCatalogPut;
+    case KeySpace::kKv:
+      break;
+  }
+  return RecordType::kPut;
+}
+
+RecordType DeleteTypeFor(KeySpace space) {
+  switch (space) {
+    case KeySpace::kVector:
+      return RecordType::kVectorDelete;
+    case KeySpace::kCatalog:
+      return RecordType::kCatalogDelete;
+    case KeySpace::kKv:
+      break;
+  }
+  return RecordType::kDelete;
 }
 
 void FinishRecordHeader(char* record, RecordType type, uint64_t sequence, uint32_t key_len,

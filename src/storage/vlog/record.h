@@ -39,8 +39,28 @@ enum class RecordType : uint8_t {
   kDelete = 2,  // key removed; value empty (a tombstone)
   kBatch = 3,   // atomic group of inner records
   kExpire = 4,  // like kPut, written when only the expiry of an existing value changed
-  // 16..31 are reserved for vector-index records (index create/drop, vector put/delete).
+  // Vector-index records (KeySpace::kVector and kCatalog). They behave exactly like kPut and
+  // kDelete in their own key space; the index layer defines their keys and values.
+  kVectorPut = 16,      // one vector: key = index id ++ vector id, value = vector, payload, attr
+  kVectorDelete = 17,   // vector tombstone
+  kCatalogPut = 18,     // index create (or metadata change): key = index name
+  kCatalogDelete = 19,  // index drop
 };
+
+// Independent key spaces of the one log: the same key bytes in two spaces are two keys.
+enum class KeySpace : uint8_t {
+  kKv = 0,       // Redis keys
+  kVector = 1,   // vectors of every index
+  kCatalog = 2,  // the index catalog
+};
+
+// The key space of a non-batch record type.
+KeySpace KeySpaceOf(RecordType type);
+// True for the tombstone types (kDelete, kVectorDelete, kCatalogDelete).
+bool IsDeleteType(RecordType type);
+// The put / delete record type of a key space.
+RecordType PutTypeFor(KeySpace space);
+RecordType DeleteTypeFor(KeySpace space);
 
 inline constexpr size_t kRecordHeaderSize = 32;
 

@@ -167,12 +167,14 @@ Status Store::Impl::OpenSegments(std::vector<uint32_t>* ids) {
 }
 
 Status Store::Impl::ApplyRecordForReplay(const RecordView& rec, uint32_t segment, uint64_t offset) {
+  const KeySpace space = KeySpaceOf(rec.header.type);
   const bool has_expiry = rec.header.expire_at != kNoExpiry;
   RecordLocation loc{segment, static_cast<uint32_t>(offset),
-                     static_cast<uint32_t>(rec.header.record_size()), has_expiry};
+                     static_cast<uint32_t>(rec.header.record_size()), has_expiry,
+                     space != KeySpace::kKv};
   bool removed = false;
   next_sequence_ = std::max(next_sequence_, rec.header.sequence + 1);
-  return ApplyOp(HashKey(rec.key), rec.key, rec.header.type == RecordType::kDelete,
+  return ApplyOp(KeyHash(space, rec.key), rec.key, space, IsDeleteType(rec.header.type),
                  rec.header.expire_at, loc, &removed);
 }
 

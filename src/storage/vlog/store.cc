@@ -43,19 +43,24 @@ Status StoreOptions::Validate() const {
   return Status::Ok();
 }
 
-void WriteBatch::Put(std::string_view key, std::string_view value, UnixMillis expire_at) {
-  ops_.push_back(Op{false, false, std::string(key), std::string(value), expire_at});
+uint64_t KeyHash(KeySpace space, std::string_view key) {
+  return space == KeySpace::kKv ? HashKey(key) : HashKey(key, static_cast<uint64_t>(space));
+}
+
+void WriteBatch::Put(std::string_view key, std::string_view value, UnixMillis expire_at,
+                     KeySpace space) {
+  ops_.push_back(Op{false, false, space, std::string(key), std::string(value), expire_at});
   payload_bytes_ += key.size() + value.size();
 }
 
 void WriteBatch::PutExpiryChange(std::string_view key, std::string_view value,
                                  UnixMillis expire_at) {
-  ops_.push_back(Op{false, true, std::string(key), std::string(value), expire_at});
+  ops_.push_back(Op{false, true, KeySpace::kKv, std::string(key), std::string(value), expire_at});
   payload_bytes_ += key.size() + value.size();
 }
 
-void WriteBatch::Delete(std::string_view key) {
-  ops_.push_back(Op{true, false, std::string(key), std::string(), kNoExpiry});
+void WriteBatch::Delete(std::string_view key, KeySpace space) {
+  ops_.push_back(Op{true, false, space, std::string(key), std::string(), kNoExpiry});
   payload_bytes_ += key.size();
 }
 
@@ -97,12 +102,14 @@ Result<bool> Store::Delete(std::string_view key, const WriteOptions& options) {
   return n > 0;
 }
 
-Result<ReadResult> Store::Get(std::string_view key) const { return impl_->Get(key); }
+Result<ReadResult> Store::Get(std::string_view key, KeySpace space) const {
+  return impl_->Get(key, space);
+}
 Result<ScanPage> Store::Scan(uint64_t cursor, size_t count) const {
   return impl_->Scan(cursor, count);
 }
-Status Store::ForEachKey(const std::function<bool(std::string_view)>& fn) const {
-  return impl_->ForEachKey(fn);
+Status Store::ForEachKey(const std::function<bool(std::string_view)>& fn, KeySpace space) const {
+  return impl_->ForEachKey(fn, space);
 }
 Status Store::Checkpoint() { return impl_->Checkpoint(); }
 Status Store::Compact() { return impl_->Compact(); }
@@ -194,8 +201,8 @@ Status Store::Impl::ReadKey(const Segment& seg, const RecordLocation& loc, std::
   return Status::Ok();
 }
 
-Result<ReadResult> Store::Impl::Get(std::string_view key) const {
-  const uint64_t hash = HashKey(key);
+Result<ReadResult> Store::Impl::Get(std::string_view key, KeySpace space) const {
+  const uint64_t hash = KeyHash(space, key);
   std::string buf;
   // A segment can disappear between the lookup and the read when compaction moved the key
   // and dropped it; the key directory then already points at the copy, so look again.
@@ -211,8 +218,8 @@ Result<ReadResult> Store::Impl::Get(std::string_view key) const {
       }
       RecordView rec;
       SKEG_RETURN_IF_ERROR(ReadRecord(*seg, cands[i], &buf, &rec));
-      if (rec.key != key) continue;
-      if (rec.header.type == RecordType::kDelete) return Status::NotFound("key not found");
+      if (rec.key != key || KeySpaceOf(rec.header.type) != space) continue;
+      if (IsDeleteType(rec.header.type)) return Status::NotFound("key not found");
       if (rec.header.expire_at != kNoExpiry && rec.header.expire_at <= Now()) {
         return Status::NotFound("key expired");
       }
@@ -229,20 +236,23 @@ Result<ReadResult> Store::Impl::Get(std::string_view key) const {
   return Status::Busy("key moved repeatedly during the read");
 }
 
-Status Store::Impl::ForEachKey(const std::function<bool(std::string_view)>& fn) const {
+Status Store::Impl::ForEachKey(const std::function<bool(std::string_view)>& fn,
+                               KeySpace space) const {
   std::string buf;
   std::vector<RecordLocation> locs;
   const UnixMillis now = Now();
   for (uint32_t shard = 0; shard < KeyDir::kShards; ++shard) {
     locs.clear();
-    keydir_.ScanShard(shard, 0, SIZE_MAX,
-                      [&](uint32_t, const RecordLocation& l) { locs.push_back(l); });
+    keydir_.ScanShard(shard, 0, SIZE_MAX, [&](uint32_t, const RecordLocation& l) {
+      if (l.internal == (space != KeySpace::kKv)) locs.push_back(l);
+    });
     for (const RecordLocation& l : locs) {
       auto seg = GetSegment(l.segment);
       if (!seg) continue;  // moved by compaction after the snapshot: seen at its new place or gone
       RecordHeader h;
       std::string_view key;
       SKEG_RETURN_IF_ERROR(ReadKey(*seg, l, &buf, &h, &key));
+      if (KeySpaceOf(h.type) != space) continue;
       if (h.expire_at != kNoExpiry && h.expire_at <= now) continue;
       if (!fn(key)) return Status::Ok();
     }
@@ -252,8 +262,9 @@ Status Store::Impl::ForEachKey(const std::function<bool(std::string_view)>& fn) 
 
 namespace {
 RecordType OpRecordType(const WriteBatch::Op& op) {
-  if (op.is_delete) return RecordType::kDelete;
-  return op.expiry_only ? RecordType::kExpire : RecordType::kPut;
+  if (op.is_delete) return DeleteTypeFor(op.space);
+  if (op.expiry_only && op.space == KeySpace::kKv) return RecordType::kExpire;
+  return PutTypeFor(op.space);
 }
 }  // namespace
 
@@ -273,7 +284,9 @@ Result<ScanPage> Store::Impl::Scan(uint64_t cursor, size_t count) const {
   while (shard < KeyDir::kShards && page.keys.size() < count) {
     locs.clear();
     fp = keydir_.ScanShard(shard, fp, count - page.keys.size(),
-                           [&](uint32_t, const RecordLocation& l) { locs.push_back(l); });
+                           [&](uint32_t, const RecordLocation& l) {
+                             if (!l.internal) locs.push_back(l);  // Redis keys only
+                           });
     for (const RecordLocation& l : locs) {
       auto seg = GetSegment(l.segment);
       if (!seg) continue;  // moved by compaction: the key is behind the cursor now or gone
@@ -323,7 +336,8 @@ Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions&
     req.key_len = static_cast<uint32_t>(op.key.size());
     req.value_len = static_cast<uint32_t>(op.value.size());
     req.expire_at = op.expire_at;
-    req.ops.push_back(EncodedOp{HashKey(op.key),
+    req.ops.push_back(EncodedOp{KeyHash(op.space, op.key),
+                                op.space,
                                 0,
                                 static_cast<uint32_t>(enc.size()),
                                 op.is_delete,
@@ -337,7 +351,8 @@ Result<uint32_t> Store::Impl::Write(const WriteBatch& batch, const WriteOptions&
     for (const auto& op : ops) {
       size_t start = enc.size();
       AppendRecord(&enc, OpRecordType(op), 0, op.key, op.value, op.expire_at);
-      req.ops.push_back(EncodedOp{HashKey(op.key),
+      req.ops.push_back(EncodedOp{KeyHash(op.space, op.key),
+                                  op.space,
                                   static_cast<uint32_t>(start),
                                   static_cast<uint32_t>(enc.size() - start),
                                   op.is_delete,
@@ -371,7 +386,8 @@ StoreStats Store::Impl::stats() const {
   s.checkpoints = checkpoints_.load();
   s.compactions = compactions_.load();
   s.compaction_bytes_reclaimed = compaction_reclaimed_.load();
-  s.keys = keydir_.size();
+  s.keys = keydir_.size() - keydir_.internal();
+  s.internal_keys = keydir_.internal();
   s.expiring_keys = keydir_.expiring();
   s.keydir_bytes = keydir_.MemoryUsage();
   std::shared_lock lock(segments_mu_);

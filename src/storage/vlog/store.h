@@ -35,6 +35,7 @@
 
 #include "common/status.h"
 #include "platform/env.h"
+#include "storage/vlog/record.h"
 
 namespace skeg::storage {
 
@@ -95,9 +96,10 @@ struct StoreOptions {
 // An ordered group of puts and deletes applied atomically by Store::Write.
 class WriteBatch {
  public:
-  // Sets `key` to `value`, expiring at `expire_at` (kNoExpiry: never).
-  void Put(std::string_view key, std::string_view value, UnixMillis expire_at = kNoExpiry);
-  void Delete(std::string_view key);
+  // Sets `key` (of key space `space`) to `value`, expiring at `expire_at` (kNoExpiry: never).
+  void Put(std::string_view key, std::string_view value, UnixMillis expire_at = kNoExpiry,
+           KeySpace space = KeySpace::kKv);
+  void Delete(std::string_view key, KeySpace space = KeySpace::kKv);
   // Like Put, for an operation that only changes the expiry of an existing value (EXPIRE,
   // PERSIST): stored as a kExpire record, replayed exactly like a put.
   void PutExpiryChange(std::string_view key, std::string_view value, UnixMillis expire_at);
@@ -111,6 +113,7 @@ class WriteBatch {
   struct Op {
     bool is_delete;
     bool expiry_only;
+    KeySpace space;
     std::string key;
     std::string value;
     UnixMillis expire_at;
@@ -166,7 +169,8 @@ struct StoreStats {
   uint64_t checkpoints = 0;
   uint64_t compactions = 0;  // segments rewritten
   uint64_t compaction_bytes_reclaimed = 0;
-  uint64_t keys = 0;           // gauge
+  uint64_t keys = 0;           // gauge: Redis keys
+  uint64_t internal_keys = 0;  // gauge: vectors and catalog entries
   uint64_t expiring_keys = 0;  // gauge: keys with an expiry time (INFO expires=)
   uint64_t keydir_bytes = 0;   // gauge: RAM held by the key directory
   uint64_t segments = 0;       // gauge
@@ -205,12 +209,13 @@ class Store {
 
   // The newest value of `key`. Errors: kNotFound (absent or expired), kCorruption (record
   // fails its CRC: file and offset named), kIOError. One pread per call.
-  Result<ReadResult> Get(std::string_view key) const;
+  Result<ReadResult> Get(std::string_view key, KeySpace space = KeySpace::kKv) const;
 
   // Calls `fn` for every live key (in no defined order) until it returns false. Keys are
   // read from disk; a snapshot of locations is taken per key-directory shard, so keys written
   // during the walk may or may not be seen, keys present throughout are seen exactly once.
-  Status ForEachKey(const std::function<bool(std::string_view key)>& fn) const;
+  Status ForEachKey(const std::function<bool(std::string_view key)>& fn,
+                    KeySpace space = KeySpace::kKv) const;
 
   // Cursor-based iteration for SCAN. Start with cursor 0 and pass back next_cursor until it is
   // 0. Returns about `count` live keys per call (more when keys share a hash fingerprint, fewer
@@ -242,6 +247,7 @@ class Store {
 
   const RecoveryInfo& recovery_info() const;
   StoreStats stats() const;
+  // Live keys of the Redis key space (internal key spaces excluded).
   uint64_t key_count() const;
   // Bytes of RAM held by the store (key directory, buffers, per-segment tables).
   size_t MemoryUsage() const;

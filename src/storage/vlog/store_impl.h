@@ -45,8 +45,13 @@ struct Segment {
 
 // One key operation of an encoded write, located relative to the start of the request's
 // encoded bytes.
+// The key-directory hash of `key` in `space` (the space seeds the hash, so keys of different
+// spaces rarely share a fingerprint; the space is still verified on every match).
+uint64_t KeyHash(KeySpace space, std::string_view key);
+
 struct EncodedOp {
   uint64_t hash;
+  KeySpace space;
   uint32_t rel_offset;
   uint32_t size;
   bool is_delete;
@@ -66,6 +71,7 @@ struct Relocation {
   Kind kind;
   RecordLocation old_loc;
   uint64_t hash;
+  KeySpace space = KeySpace::kKv;
   std::string record;  // complete encoded record to append (kCopy, kTombstoneCopy)
   std::string key;
 };
@@ -109,8 +115,8 @@ class Store::Impl {
 
   Status Open();  // recovery (recovery.cc)
   Result<uint32_t> Write(const WriteBatch& batch, const WriteOptions& options);
-  Result<ReadResult> Get(std::string_view key) const;
-  Status ForEachKey(const std::function<bool(std::string_view)>& fn) const;
+  Result<ReadResult> Get(std::string_view key, KeySpace space) const;
+  Status ForEachKey(const std::function<bool(std::string_view)>& fn, KeySpace space) const;
   Result<ScanPage> Scan(uint64_t cursor, size_t count) const;
   Status Checkpoint();
   Status Sync();
@@ -121,7 +127,7 @@ class Store::Impl {
   Status SetLockHolderInfo(std::string_view info);
   const RecoveryInfo& recovery_info() const { return recovery_; }
   StoreStats stats() const;
-  uint64_t key_count() const { return keydir_.size(); }
+  uint64_t key_count() const { return keydir_.size() - keydir_.internal(); }
   size_t MemoryUsage() const;
 
  private:
@@ -158,11 +164,11 @@ class Store::Impl {
   Status CreateSegment(uint32_t id, std::shared_ptr<Segment>* out);
   // Applies one key operation to the key directory (committer or recovery only). Returns via
   // *removed_live whether a live (unexpired) entry was removed or replaced by a delete.
-  Status ApplyOp(uint64_t hash, std::string_view key, bool is_delete, int64_t expire_at,
-                 const RecordLocation& loc, bool* removed_live);
+  Status ApplyOp(uint64_t hash, std::string_view key, KeySpace space, bool is_delete,
+                 int64_t expire_at, const RecordLocation& loc, bool* removed_live);
   // Finds the slot whose record holds `key` (verified by reading the key from disk).
-  Status FindKey(uint64_t hash, std::string_view key, bool* found, KeyDir::SlotRef* ref,
-                 RecordLocation* loc, int64_t* expire_at) const;
+  Status FindKey(uint64_t hash, std::string_view key, KeySpace space, bool* found,
+                 KeyDir::SlotRef* ref, RecordLocation* loc, int64_t* expire_at) const;
   void Fail(const Status& s);
 
   // ---- compaction.cc ----

@@ -366,3 +366,71 @@ TEST(StoreDurabilityTicketTest, PipelinedWritesAreVisibleAtOnceAndDurableLater) 
 
 }  // namespace
 }  // namespace skeg::storage
+
+namespace skeg::storage {
+namespace {
+
+TEST(StoreKeySpaceTest, SpacesAreIndependentAndSurviveRestartAndCompaction) {
+  testing::TempDir dir;
+  auto opts = test::TestOptions(dir.path());
+  {
+    auto store = test::OpenOrDie(opts);
+    ASSERT_TRUE(store->Put("k", "redis").ok());
+    WriteBatch b;
+    b.Put("k", "vector", kNoExpiry, KeySpace::kVector);
+    b.Put("idx", "meta", kNoExpiry, KeySpace::kCatalog);
+    ASSERT_TRUE(store->Write(b).ok());
+    EXPECT_EQ(test::GetOr(*store, "k"), "redis");
+    EXPECT_EQ(store->Get("k", KeySpace::kVector)->value, "vector");
+    EXPECT_TRUE(store->Get("idx").error().IsNotFound());
+    EXPECT_EQ(store->key_count(), 1u);  // Redis keys only
+    EXPECT_EQ(store->stats().internal_keys, 2u);
+    // Deleting in one space leaves the other.
+    WriteBatch d;
+    d.Delete("k", KeySpace::kVector);
+    ASSERT_EQ(*store->Write(d), 1u);
+    EXPECT_EQ(test::GetOr(*store, "k"), "redis");
+    EXPECT_TRUE(store->Get("k", KeySpace::kVector).error().IsNotFound());
+    // Many vector overwrites make segments sparse; compaction must keep the survivors.
+    for (int round = 0; round < 6; ++round) {
+      WriteBatch v;
+      for (int i = 0; i < 100; ++i) {
+        v.Put("v" + std::to_string(i), std::to_string(round) + std::string(200, 'f'), kNoExpiry,
+              KeySpace::kVector);
+      }
+      ASSERT_TRUE(store->Write(v).ok());
+    }
+    ASSERT_TRUE(store->Compact().ok());
+    // Scans of the Redis space never show internal keys.
+    std::set<std::string> kv, vec;
+    ASSERT_TRUE(store->ForEachKey([&](std::string_view k) {
+      kv.insert(std::string(k));
+      return true;
+    }).ok());
+    ASSERT_TRUE(store->ForEachKey(
+                         [&](std::string_view k) {
+                           vec.insert(std::string(k));
+                           return true;
+                         },
+                         KeySpace::kVector)
+                    .ok());
+    EXPECT_EQ(kv, std::set<std::string>{"k"});
+    EXPECT_EQ(vec.size(), 100u);
+    auto page = store->Scan(0, 1000);
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->keys, std::vector<std::string>{"k"});
+  }
+  std::filesystem::remove(dir.path() + "/vlog/keydir.snap");
+  auto store = test::OpenOrDie(opts);
+  EXPECT_EQ(store->key_count(), 1u);
+  EXPECT_EQ(store->stats().internal_keys, 101u);
+  EXPECT_EQ(store->Get("idx", KeySpace::kCatalog)->value, "meta");
+  EXPECT_TRUE(store->Get("k", KeySpace::kVector).error().IsNotFound());
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(store->Get("v" + std::to_string(i), KeySpace::kVector)->value,
+              "5" + std::string(200, 'f'));
+  }
+}
+
+}  // namespace
+}  // namespace skeg::storage
