@@ -6,7 +6,7 @@
 
 namespace skeg::protocol {
 
-void ReplyBuilder::Error(const Status& status) {
+void ReplyBuilder::WriteStatusError(const Status& status) {
   const std::string text = ErrorText(status);
   WriteError(text);
 }

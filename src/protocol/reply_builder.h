@@ -43,8 +43,9 @@ class ReplyBuilder {
   // An empty text is sent as "ERR".
   void Error(std::string_view full_text) { WriteError(full_text); }
 
-  // An error reply for a non-OK status, text from ErrorText(status) (protocol/errors.h).
-  void Error(const Status& status);
+  // An error reply for a non-OK status: WriteStatusError(status), which by default writes the
+  // text ErrorText(status) (protocol/errors.h).
+  void Error(const Status& status) { WriteStatusError(status); }
 
   // A signed 64-bit integer.
   virtual void Integer(int64_t value) = 0;
@@ -92,6 +93,11 @@ class ReplyBuilder {
 
   // Writes one error reply; `full_text` is as given to Error(std::string_view).
   virtual void WriteError(std::string_view full_text) = 0;
+
+  // Writes one error reply for a non-OK status. The default calls WriteError(ErrorText(status));
+  // a builder that needs the status code itself (the native encoder maps it with
+  // NativeErrorFor) or forwards to another builder overrides it.
+  virtual void WriteStatusError(const Status& status);
 };
 
 }  // namespace skeg::protocol

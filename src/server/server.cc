@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -21,8 +22,8 @@
 #include "server/command/dispatcher.h"
 #include "server/command/engine.h"
 #include "server/metrics_endpoint.h"
+#include "server/native_session.h"
 #include "server/resp_session.h"
-#include "server/temp_protocols.h"
 #include "storage/vlog/store.h"
 #include "telemetry/metrics.h"
 
@@ -187,8 +188,9 @@ class Server::Impl {
 
 // One client connection. All its handlers run on its strand, so its members need no lock. At
 // most one read or one write is outstanding at a time: requests are answered in order, and a
-// client that pipelines faster than it reads is throttled by TCP (RespSession yields after
-// 64 KiB of pending replies; we write them before parsing more).
+// client that pipelines faster than it reads is throttled by TCP (RespSession and NativeSession
+// yield after 64 KiB of pending replies; we write them before parsing more). A connection holds
+// the session of its listener's protocol; both run the same Dispatcher.
 //
 // Threading: command handlers run inline on the strand. A write blocks only until the
 // committer has appended and applied its group (no fsync wait); the connection then parks
@@ -201,26 +203,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : server_(server), protocol_(protocol), socket_(std::move(socket)) {}
   ~Connection() {
     session_.reset();  // unregisters the client before the server forgets the connection
+    native_.reset();
     server_->Unregister(this);
   }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   void Start() {
+    std::error_code ec;
+    const tcp::endpoint remote = socket_.remote_endpoint(ec);
+    const tcp::endpoint local = socket_.local_endpoint(ec);
     if (protocol_ == Protocol::kResp) {
-      std::error_code ec;
-      const tcp::endpoint remote = socket_.remote_endpoint(ec);
-      const tcp::endpoint local = socket_.local_endpoint(ec);
       SessionOptions options;
       options.parser.max_bulk_bytes = server_->options().max_bulk_bytes;
       options.defer_durability = true;
       session_ = std::make_unique<RespSession>(server_->dispatcher(), EndpointText(remote),
                                                EndpointText(local), options);
-      std::weak_ptr<Connection> weak = weak_from_this();
-      session_->conn().client->set_killer([weak] {
-        if (auto self = weak.lock()) self->Kill();
-      });
+    } else {
+      NativeSessionOptions options;
+      options.defer_durability = true;
+      native_ = std::make_unique<NativeSession>(server_->dispatcher(), EndpointText(remote),
+                                                EndpointText(local), options);
     }
+    std::weak_ptr<Connection> weak = weak_from_this();
+    conn().client->set_killer([weak] {
+      if (auto self = weak.lock()) self->Kill();
+    });
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
 
@@ -252,23 +260,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
     server_->CountBytes(n, 0);
     server_->engine()->stats().net_input_bytes.fetch_add(n, std::memory_order_relaxed);
     input_.append(chunk_.data(), n);
-    if (protocol_ == Protocol::kResp) return ProcessResp();
-    temp::HandleResult r = temp::HandleNative(input_, &output_);
-    input_.erase(0, r.consumed);
-    close_after_write_ = r.close;
-    if (!output_.empty()) return Write();
-    if (close_after_write_) return Close();
-    Read();
+    Process();
   }
 
+  // The connection's state, shared by both protocols.
+  ConnectionContext& conn() { return native_ ? native_->conn() : session_->conn(); }
+
   // Runs every complete request in input_, then writes or reads as the session says.
-  void ProcessResp() {
+  void Process() {
     yielded_ = false;
-    switch (session_->Process(&input_, &output_)) {
+    switch (native_ ? native_->Process(&input_, &output_) : session_->Process(&input_, &output_)) {
       case RespSession::Outcome::kAbort:
-        spdlog::warn("closing client {}: output buffer limit exceeded", session_->conn().id());
+        spdlog::warn("closing client {}: output buffer limit exceeded", conn().id());
         return Close();
       case RespSession::Outcome::kClose:
+        if (native_ && !native_->close_reason().ok()) {
+          spdlog::info("closing native client {}: {}", conn().id(),
+                       native_->close_reason().ToString());
+        }
         close_after_write_ = true;
         break;
       case RespSession::Outcome::kYield:
@@ -277,7 +286,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       case RespSession::Outcome::kNeedInput:
         break;
     }
-    if (const uint64_t ticket = session_->TakeDurabilityTicket(); ticket != 0) {
+    uint64_t ticket = std::max(carried_ticket_, native_ ? native_->TakeDurabilityTicket()
+                                                        : session_->TakeDurabilityTicket());
+    // Writes with nothing to acknowledge yet (native NO_REPLY) need not hold up reading: their
+    // ticket is carried to the next reply, which is sent only once they are durable too.
+    carried_ticket_ = output_.empty() ? ticket : 0;
+    if (output_.empty()) ticket = 0;
+    if (ticket != 0) {
       // Writes in this output are applied but maybe not durable yet: reply once they are.
       // Meanwhile nothing else is read from this client, so its replies stay in order.
       writing_ = true;
@@ -286,7 +301,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           self->writing_ = false;
           if (!s.ok()) {
             // Never acknowledge a write that is not durable: drop the replies.
-            spdlog::error("closing client {}: {}", self->session_->conn().id(), s.ToString());
+            spdlog::error("closing client {}: {}", self->conn().id(), s.ToString());
             return self->Close();
           }
           self->FlushOrContinue();
@@ -300,7 +315,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void FlushOrContinue() {
     if (!output_.empty()) return Write();
     if (close_after_write_ || stopping_) return Close();
-    if (yielded_) return ProcessResp();
+    if (yielded_) return Process();
     Read();
   }
 
@@ -313,7 +328,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           self->server_->engine()->stats().net_output_bytes.fetch_add(n, std::memory_order_relaxed);
           self->output_.clear();
           if (ec || self->close_after_write_ || self->stopping_) return self->Close();
-          if (self->yielded_) return self->ProcessResp();
+          if (self->yielded_) return self->Process();
           self->Read();
         });
   }
@@ -327,7 +342,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Server::Impl* const server_;
   const Protocol protocol_;
   tcp::socket socket_;
-  std::unique_ptr<RespSession> session_;  // RESP only
+  std::unique_ptr<RespSession> session_;   // RESP only
+  std::unique_ptr<NativeSession> native_;  // native only
   std::array<char, 16 * 1024> chunk_;
   std::string input_;
   std::string output_;
@@ -335,6 +351,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool stopping_ = false;
   bool close_after_write_ = false;
   bool yielded_ = false;  // the session has unprocessed input waiting for the write to finish
+  uint64_t carried_ticket_ = 0;  // writes not yet durable whose acknowledgement is still ahead
 };
 
 bool Server::Impl::Register(const std::shared_ptr<Connection>& conn) {

@@ -14,8 +14,8 @@
 // warning and stays off; an explicitly requested one (flag, config file or environment) that
 // cannot bind makes Start() fail.
 //
-// RESP connections run through RespSession (parser -> Dispatcher gate -> command handlers);
-// the native listener still speaks the TEMPORARY ping-only handler of temp_protocols.h.
+// RESP connections run through RespSession, native-protocol connections through NativeSession;
+// both go parser -> Dispatcher gate -> the same command handlers.
 // Threading model and read-modify-write atomicity: docs/server.md.
 //
 // Ownership: the Server owns the metrics Registry, the Store, the command Engine and

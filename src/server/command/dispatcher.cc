@@ -36,6 +36,11 @@ class ErrorTrackingBuilder final : public protocol::ReplyBuilder {
     error_ = true;
     inner_->Error(text);
   }
+  // Forwards the Status itself, so a builder that maps status codes (native) sees it.
+  void WriteStatusError(const Status& status) override {
+    error_ = true;
+    inner_->Error(status);
+  }
 
  private:
   protocol::ReplyBuilder* inner_;

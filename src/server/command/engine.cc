@@ -9,7 +9,12 @@ Engine::Engine(storage::Store* store, EngineOptions options)
 
 namespace {
 thread_local uint64_t* t_ticket_sink = nullptr;
+thread_local bool t_force_sync = false;
 }  // namespace
+
+ForceSyncScope::ForceSyncScope() { t_force_sync = true; }
+ForceSyncScope::~ForceSyncScope() { t_force_sync = false; }
+bool ForceSyncScope::Active() { return t_force_sync; }
 
 DeferredAcks::DeferredAcks(uint64_t* max_ticket) { t_ticket_sink = max_ticket; }
 DeferredAcks::~DeferredAcks() { t_ticket_sink = nullptr; }
@@ -17,9 +22,10 @@ uint64_t* DeferredAcks::Current() { return t_ticket_sink; }
 
 Result<uint32_t> Engine::Write(const storage::WriteBatch& batch) {
   uint64_t* sink = DeferredAcks::Current();
-  if (sink == nullptr) return store_->Write(batch);
-  uint64_t ticket = 0;
   storage::WriteOptions wo;
+  wo.force_sync = t_force_sync;
+  if (sink == nullptr) return store_->Write(batch, wo);
+  uint64_t ticket = 0;
   wo.durability_ticket = &ticket;
   auto r = store_->Write(batch, wo);
   if (r.ok()) *sink = std::max(*sink, ticket);

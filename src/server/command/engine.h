@@ -54,6 +54,21 @@ class DeferredAcks {
   static uint64_t* Current();
 };
 
+// While alive on a thread, Engine writes on that thread ask the Store to fsync their commit
+// group even when the durability tier would not (storage::WriteOptions::force_sync): the native
+// protocol's WAIT_DURABLE flag. Combines with DeferredAcks (the ticket then covers the forced
+// sync). Scopes do not nest. Thread-safety: thread-local by construction.
+class ForceSyncScope {
+ public:
+  ForceSyncScope();
+  ~ForceSyncScope();
+  ForceSyncScope(const ForceSyncScope&) = delete;
+  ForceSyncScope& operator=(const ForceSyncScope&) = delete;
+
+  // True while a scope is alive on this thread.
+  static bool Active();
+};
+
 class Engine {
  public:
   // `store` must outlive the Engine.
@@ -68,7 +83,8 @@ class Engine {
   // writes) they return as soon as the batch is applied (readers, including the rest of the
   // pipeline, see it) and record the batch's durability ticket in the scope; the connection
   // sends its replies only once that ticket is durable. Outside a scope they return once the
-  // write is durable. Errors: those of Store::Write.
+  // write is durable. Inside a ForceSyncScope the write's group is fsynced at every tier.
+  // Errors: those of Store::Write.
   Result<uint32_t> Write(const storage::WriteBatch& batch);
   Status Put(std::string_view key, std::string_view value,
              storage::UnixMillis expire_at = storage::kNoExpiry);
