@@ -18,6 +18,8 @@ ALLOWED = {
     "platform": {"common"},
     "storage/keydir": {"common"},
     "storage/vlog": {"common", "platform", "storage/keydir"},
+    "index/distance": {"common", "platform"},
+    "index/quant": {"common", "platform", "index/distance"},
     "protocol": {"common"},
     "telemetry": {"common"},
     # server is the only module that sees everything.
@@ -26,7 +28,8 @@ ALLOWED = {
     "tests/testing": {"common", "platform"},
     "tests/fuzz": {"common", "protocol"},
     "clients/cpp": {"common", "protocol"},
-    "bench": {"common", "platform", "storage/keydir", "storage/vlog", "protocol", "telemetry"},
+    "bench": {"common", "platform", "storage/keydir", "storage/vlog", "protocol", "telemetry",
+              "index/distance", "index/quant"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -403,16 +403,19 @@ TEST(StoreKeySpaceTest, SpacesAreIndependentAndSurviveRestartAndCompaction) {
     ASSERT_TRUE(store->Compact().ok());
     // Scans of the Redis space never show internal keys.
     std::set<std::string> kv, vec;
-    ASSERT_TRUE(store->ForEachKey([&](std::string_view k) {
-      kv.insert(std::string(k));
-      return true;
-    }).ok());
-    ASSERT_TRUE(store->ForEachKey(
-                         [&](std::string_view k) {
-                           vec.insert(std::string(k));
-                           return true;
-                         },
-                         KeySpace::kVector)
+    ASSERT_TRUE(store
+                    ->ForEachKey([&](std::string_view k) {
+                      kv.insert(std::string(k));
+                      return true;
+                    })
+                    .ok());
+    ASSERT_TRUE(store
+                    ->ForEachKey(
+                        [&](std::string_view k) {
+                          vec.insert(std::string(k));
+                          return true;
+                        },
+                        KeySpace::kVector)
                     .ok());
     EXPECT_EQ(kv, std::set<std::string>{"k"});
     EXPECT_EQ(vec.size(), 100u);
