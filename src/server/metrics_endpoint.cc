@@ -9,6 +9,7 @@
 
 #include <sys/socket.h>
 
+#include "storage/cache/page_cache.h"
 #include "storage/vlog/store.h"
 
 namespace skeg::server {
@@ -169,6 +170,41 @@ void RegisterStoreMetrics(telemetry::Registry* registry, const storage::Store* s
   registry->AddCounterCallback(
       "skeg_vlog_sync_seconds_total", "Time spent in fsync/fdatasync on the value log.", {},
       [store] { return static_cast<double>(store->stats().sync_nanos) / 1e9; });
+}
+
+void RegisterCacheMetrics(telemetry::Registry* registry, const storage::PageCache* cache) {
+  SKEG_CHECK(cache != nullptr);
+  using Field = uint64_t storage::PageCache::Stats::*;
+  struct Figure {
+    const char* name;
+    const char* help;
+    Field field;
+    bool monotonic;
+  };
+  static constexpr Figure kFigures[] = {
+      {"skeg_cache_hits_total", "Page-cache lookups that found the page.",
+       &storage::PageCache::Stats::hits, true},
+      {"skeg_cache_misses_total", "Page-cache lookups that read from disk.",
+       &storage::PageCache::Stats::misses, true},
+      {"skeg_cache_inserts_total", "Pages inserted into the page cache.",
+       &storage::PageCache::Stats::inserts, true},
+      {"skeg_cache_evictions_total", "Pages evicted by S3-FIFO.",
+       &storage::PageCache::Stats::evictions, true},
+      {"skeg_cache_bytes", "Bytes charged to the page cache (pages + per-entry overhead).",
+       &storage::PageCache::Stats::bytes, false},
+      {"skeg_cache_capacity_bytes", "Page-cache budget (--cache-bytes).",
+       &storage::PageCache::Stats::capacity_bytes, false},
+      {"skeg_cache_pages", "Pages held by the page cache.", &storage::PageCache::Stats::pages,
+       false},
+  };
+  for (const Figure& f : kFigures) {
+    auto read = [cache, field = f.field] { return static_cast<double>(cache->stats().*field); };
+    if (f.monotonic) {
+      registry->AddCounterCallback(f.name, f.help, {}, read);
+    } else {
+      registry->AddGauge(f.name, f.help, {}, read);
+    }
+  }
 }
 
 }  // namespace skeg::server

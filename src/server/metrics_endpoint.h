@@ -31,6 +31,7 @@ class Server;
 }  // namespace httplib
 
 namespace skeg::storage {
+class PageCache;
 class Store;
 }  // namespace skeg::storage
 
@@ -90,5 +91,10 @@ void RegisterProcessMetrics(telemetry::Registry* registry);
 // MetricsEndpoint (and anything else that renders) before closing the Store.
 // Call once per registry.
 void RegisterStoreMetrics(telemetry::Registry* registry, const storage::Store* store);
+
+// Registers live page-cache metrics: skeg_cache_{hits,misses,inserts,evictions}_total,
+// skeg_cache_bytes, skeg_cache_capacity_bytes, skeg_cache_pages. `cache` must outlive every
+// scrape.
+void RegisterCacheMetrics(telemetry::Registry* registry, const storage::PageCache* cache);
 
 }  // namespace skeg::server

@@ -24,6 +24,7 @@
 #include "server/metrics_endpoint.h"
 #include "server/native_session.h"
 #include "server/resp_session.h"
+#include "storage/cache/page_cache.h"
 #include "storage/vlog/store.h"
 #include "telemetry/metrics.h"
 
@@ -173,6 +174,8 @@ class Server::Impl {
   telemetry::Counter* bytes_out_ = nullptr;
   telemetry::Counter* connections_total_ = nullptr;
   telemetry::Counter* rejected_total_ = nullptr;
+  // Shared by the value log and the vector indexes; outlives the store.
+  std::unique_ptr<storage::PageCache> page_cache_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<Engine> engine_;
@@ -381,7 +384,10 @@ Status Server::Impl::Start() {
   signals_.add(SIGINT);
   WaitForSignal();
 
-  SKEG_ASSIGN_OR_RETURN(store_, storage::Store::Open(ToStoreOptions(options_)));
+  page_cache_ = std::make_unique<storage::PageCache>(options_.cache_bytes);
+  storage::StoreOptions store_options = ToStoreOptions(options_);
+  store_options.page_cache = page_cache_.get();
+  SKEG_ASSIGN_OR_RETURN(store_, storage::Store::Open(store_options));
   LogRecovery(store_->recovery_info(), options_.data_dir);
   SetUpCommands();
   // Name the holder at once, so a second process started while we bind can say who we are.
@@ -438,6 +444,7 @@ Status Server::Impl::StartMetrics() {
   if (options_.metrics_port == 0) return Status::Ok();
   RegisterProcessMetrics(&registry_);
   RegisterStoreMetrics(&registry_, store_.get());
+  RegisterCacheMetrics(&registry_, page_cache_.get());
   auto endpoint = MetricsEndpoint::Start(options_.metrics_addr, options_.metrics_port, &registry_);
   if (!endpoint) {
     if (options_.metrics_explicit) return endpoint.error().WithContext("--metrics-port");

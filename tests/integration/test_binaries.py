@@ -314,6 +314,13 @@ def test_metrics_endpoint_serves_live_values(tmp_path, servers):
     assert metric(after, 'skeg_process_resident_memory_bytes{kind="anon"}') > 0
     assert metric(after, 'skeg_process_resident_memory_bytes{kind="file"}') > 0
     assert metric(after, "skeg_net_input_bytes_total") > 0
+    # Reads go through the byte-bounded page cache (default --cache-bytes 32 MiB).
+    for i in range(10):
+        assert r.get(f"k{i}") == b"v"
+    cached = scrape(mport)
+    assert metric(cached, "skeg_cache_capacity_bytes") == 32 * 1024 * 1024
+    assert metric(cached, "skeg_cache_hits_total") >= 1
+    assert 0 < metric(cached, "skeg_cache_bytes") <= 32 * 1024 * 1024
     r.close()
     assert s.stop() == 0
 

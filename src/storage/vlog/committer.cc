@@ -346,6 +346,7 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
       // Nothing of this group is acknowledged. Cut the partial bytes so later groups do not
       // follow garbage; if even that fails the store stops taking writes.
       Status t = active_->file->Truncate(base);
+      ForgetPages(*active_, base);
       if (!t.ok() || s.code() != StatusCode::kResourceExhausted) Fail(s);
     }
   }
@@ -465,7 +466,9 @@ void Store::Impl::CommitRelocations(Request* req) {
   // Copies are made durable before the directory points at them.
   if (s.ok()) s = WaitDurableInternal(AdvanceWritten(total, active_, true));
   if (!s.ok()) {
-    if (!active_->file->Truncate(base).ok() || s.code() != StatusCode::kResourceExhausted) Fail(s);
+    const bool cut = active_->file->Truncate(base).ok();
+    ForgetPages(*active_, base);
+    if (!cut || s.code() != StatusCode::kResourceExhausted) Fail(s);
     req->status = s;
     return;
   }
@@ -527,6 +530,7 @@ Status Store::Impl::DoDropSegment(uint32_t id) {
     segments_.erase(id);
   }
   compaction_reclaimed_ += seg->size.load();
+  ForgetPages(*seg, 0);
   SKEG_RETURN_IF_ERROR(env_->RemoveFile(seg->path));
   return env_->SyncDir(vlog_dir_);
 }

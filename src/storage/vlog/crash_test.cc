@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include "storage/cache/page_cache.h"
 #include "storage/vlog/store.h"
 #include "storage/vlog/store_test_util.h"
 #include "testing/temp_dir.h"
@@ -37,6 +38,8 @@ StoreOptions CrashOptions(const std::string& dir) {
   o.checkpoint_interval_bytes = 512 * 1024;  // checkpoints happen mid-run
   o.background_compaction = true;            // compaction races the kill too
   o.compaction_check_ms = 20;
+  static PageCache cache(256 * 1024);  // reads (and key checks) go through a small cache
+  o.page_cache = &cache;
   return o;
 }
 

@@ -1,6 +1,7 @@
 #include "storage/vlog/store.h"
 
 #include <chrono>
+#include <cstring>
 
 #include "common/coding.h"
 #include "common/crc32c.h"
@@ -149,6 +150,44 @@ Status Store::Impl::CorruptionAt(const Segment& seg, uint64_t offset, const Stat
       seg.path + " at offset " + std::to_string(offset) + ": " + std::string(why.message()));
 }
 
+Status Store::Impl::ReadAt(const Segment& seg, uint64_t offset, size_t n, char* dst,
+                           size_t* got) const {
+  PageCache* cache = opts_.page_cache;
+  if (cache == nullptr) {
+    SKEG_ASSIGN_OR_RETURN(*got, seg.file->ReadAt(offset, n, dst));
+    return Status::Ok();
+  }
+  constexpr uint64_t kPage = PageCache::kPageSize;
+  *got = 0;
+  while (*got < n) {
+    const uint64_t pos = offset + *got;
+    const uint64_t page_no = pos / kPage;
+    const uint64_t in_page = pos % kPage;
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(n - *got, kPage - in_page));
+    std::shared_ptr<const PageCache::Page> page = cache->Lookup(seg.cache_id, page_no);
+    if (page == nullptr || page->valid < in_page + want) {
+      // Miss, or a page cached while the file was shorter: read the whole page again.
+      auto fresh = std::make_shared<PageCache::Page>();
+      fresh->data = std::make_unique<char[]>(kPage);
+      SKEG_ASSIGN_OR_RETURN(size_t r, seg.file->ReadAt(page_no * kPage, kPage, fresh->data.get()));
+      fresh->valid = static_cast<uint32_t>(r);
+      page = r > 0 ? cache->Insert(seg.cache_id, page_no, std::move(fresh)) : std::move(fresh);
+    }
+    if (page->valid <= in_page) break;  // end of file
+    const size_t take = std::min<size_t>(want, page->valid - in_page);
+    std::memcpy(dst + *got, page->data.get() + in_page, take);
+    *got += take;
+    if (take < want) break;
+  }
+  return Status::Ok();
+}
+
+void Store::Impl::ForgetPages(const Segment& seg, uint64_t offset) const {
+  if (opts_.page_cache != nullptr) {
+    opts_.page_cache->EraseFile(seg.cache_id, offset / PageCache::kPageSize);
+  }
+}
+
 std::shared_ptr<Segment> Store::Impl::GetSegment(uint32_t id) const {
   std::shared_lock lock(segments_mu_);
   auto it = segments_.find(id);
@@ -158,7 +197,8 @@ std::shared_ptr<Segment> Store::Impl::GetSegment(uint32_t id) const {
 Status Store::Impl::ReadRecord(const Segment& seg, const RecordLocation& loc, std::string* buf,
                                RecordView* view) const {
   buf->resize(loc.size);
-  SKEG_ASSIGN_OR_RETURN(size_t got, seg.file->ReadAt(loc.offset, loc.size, buf->data()));
+  size_t got = 0;
+  SKEG_RETURN_IF_ERROR(ReadAt(seg, loc.offset, loc.size, buf->data(), &got));
   if (got != loc.size) {
     return CorruptionAt(seg, loc.offset, Status::Corruption("record extends past end of file"));
   }
@@ -178,7 +218,8 @@ Status Store::Impl::ReadKey(const Segment& seg, const RecordLocation& loc, std::
   // for longer keys.
   size_t n = std::min<size_t>(loc.size, 256);
   buf->resize(n);
-  SKEG_ASSIGN_OR_RETURN(size_t got, seg.file->ReadAt(loc.offset, n, buf->data()));
+  size_t got = 0;
+  SKEG_RETURN_IF_ERROR(ReadAt(seg, loc.offset, n, buf->data(), &got));
   if (got < kRecordHeaderSize) {
     return CorruptionAt(seg, loc.offset, Status::Corruption("record header past end of file"));
   }
@@ -190,8 +231,8 @@ Status Store::Impl::ReadKey(const Segment& seg, const RecordLocation& loc, std::
   }
   if (need > got) {
     buf->resize(need);
-    SKEG_ASSIGN_OR_RETURN(size_t more,
-                          seg.file->ReadAt(loc.offset + got, need - got, buf->data() + got));
+    size_t more = 0;
+    SKEG_RETURN_IF_ERROR(ReadAt(seg, loc.offset + got, need - got, buf->data() + got, &more));
     if (more != need - got) {
       return CorruptionAt(seg, loc.offset, Status::Corruption("key extends past end of file"));
     }

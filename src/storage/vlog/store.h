@@ -39,6 +39,8 @@
 
 namespace skeg::storage {
 
+class PageCache;
+
 // What an acknowledged write survives (ARCHITECTURE.md section 4; docs/durability.md lists
 // the exact syscalls of each tier).
 enum class Durability : uint8_t {
@@ -85,6 +87,10 @@ struct StoreOptions {
   bool background_compaction = true;
   // Interval of the background compactor's checks, milliseconds.
   uint32_t compaction_check_ms = 1000;
+
+  // Page cache for value reads (not owned; must outlive the store; shared with the vector
+  // indexes). Null: every read is a pread.
+  PageCache* page_cache = nullptr;
 
   // Wall clock for expiry decisions; null: the system clock. Tests inject their own.
   std::function<UnixMillis()> clock;

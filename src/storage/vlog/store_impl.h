@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/cache/page_cache.h"
 #include "storage/keydir/keydir.h"
 #include "storage/vlog/checkpoint.h"
 #include "storage/vlog/record.h"
@@ -41,6 +42,8 @@ struct Segment {
   std::atomic<uint64_t> live_bytes{0};  // bytes of records the key directory points at
   std::atomic<uint64_t> tombstone_bytes{0};
   std::atomic<bool> sealed{false};
+  // Key of this file's pages in the page cache (unique per open, never reused).
+  const uint64_t cache_id = PageCache::NewFileId();
 };
 
 // One key operation of an encoded write, located relative to the start of the request's
@@ -187,6 +190,11 @@ class Store::Impl {
   // Reads header and key of the record at `loc`.
   Status ReadKey(const Segment& seg, const RecordLocation& loc, std::string* buf,
                  RecordHeader* header, std::string_view* key) const;
+  // Reads [offset, offset + n) of `seg` through the page cache (whole 4 KiB pages are read on a
+  // miss and kept); straight pread without a cache. *got < n only at end of file.
+  Status ReadAt(const Segment& seg, uint64_t offset, size_t n, char* dst, size_t* got) const;
+  // Forgets cached pages of `seg` from `offset` on (after a truncation or a drop).
+  void ForgetPages(const Segment& seg, uint64_t offset) const;
   UnixMillis Now() const;
   Status CorruptionAt(const Segment& seg, uint64_t offset, const Status& why) const;
 

@@ -7,18 +7,27 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/cache/page_cache.h"
 #include "storage/vlog/store.h"
 
 namespace skeg::storage::test {
 
-// Options for tests: small segments, no background threads besides the committer, a clock
-// the test controls.
+// A small page cache shared by the tests' stores, so every read path goes through it and it
+// evicts often (128 KiB = 30 pages).
+inline PageCache* TestPageCache() {
+  static PageCache cache(128 * 1024, 2);
+  return &cache;
+}
+
+// Options for tests: small segments, no compaction thread, the shared small page cache, a
+// clock the test controls.
 inline StoreOptions TestOptions(const std::string& dir, std::atomic<int64_t>* clock = nullptr) {
   StoreOptions o;
   o.data_dir = dir;
   o.segment_target_bytes = 64 * 1024;
   o.background_compaction = false;
   o.checkpoint_interval_bytes = 0;
+  o.page_cache = TestPageCache();
   if (clock) o.clock = [clock] { return clock->load(); };
   return o;
 }

@@ -1,0 +1,230 @@
+#include "storage/cache/page_cache.h"
+
+#include <algorithm>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+namespace skeg::storage {
+
+namespace {
+
+struct Key {
+  uint64_t file;
+  uint64_t page;
+  friend bool operator==(const Key&, const Key&) = default;
+};
+
+struct KeyHasher {
+  size_t operator()(const Key& k) const {
+    // splitmix64 of the combined key: cheap and well mixed.
+    uint64_t x = k.file * 0x9e3779b97f4a7c15ull + k.page;
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return static_cast<size_t>(x ^ (x >> 31));
+  }
+};
+
+constexpr size_t kCharge = PageCache::kPageSize + PageCache::kEntryOverheadBytes;
+constexpr uint8_t kMaxFreq = 3;
+
+std::atomic<uint64_t> g_next_file_id{1};
+
+}  // namespace
+
+class PageCache::Shard {
+ public:
+  explicit Shard(size_t capacity)
+      : capacity_(capacity),
+        small_capacity_(std::max<size_t>(capacity / 10, kCharge)),
+        max_ghosts_(capacity / kCharge) {}
+
+  std::shared_ptr<const Page> Lookup(const Key& key) {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      ++misses_;
+      return nullptr;
+    }
+    ++hits_;
+    Entry* e = it->second;
+    if (e->freq < kMaxFreq) ++e->freq;
+    return e->page;
+  }
+
+  std::shared_ptr<const Page> Insert(const Key& key, std::shared_ptr<const Page> page) {
+    if (capacity_ < kCharge) return page;
+    std::lock_guard lock(mu_);
+    ++inserts_;
+    if (auto it = index_.find(key); it != index_.end()) {
+      it->second->page = std::move(page);  // same charge: pages are fixed-size buffers
+      return it->second->page;
+    }
+    auto* e = new Entry{key, std::move(page), 0, false, false};
+    index_.emplace(key, e);
+    // A key evicted recently (a ghost) proved it is reused: straight into main.
+    if (auto g = ghost_index_.find(key); g != ghost_index_.end()) {
+      if (--g->second == 0) ghost_index_.erase(g);
+      e->in_main = true;
+      main_.push_back(e);
+      main_bytes_ += kCharge;
+    } else {
+      small_.push_back(e);
+      small_bytes_ += kCharge;
+    }
+    std::shared_ptr<const Page> out = e->page;
+    while (small_bytes_ + main_bytes_ > capacity_) EvictOne();
+    return out;
+  }
+
+  void EraseFile(uint64_t file, uint64_t from_page) {
+    std::lock_guard lock(mu_);
+    auto doomed = [&](const Entry* e) { return e->key.file == file && e->key.page >= from_page; };
+    for (auto* q : {&small_, &main_}) {
+      std::deque<Entry*> kept;
+      for (Entry* e : *q) {
+        if (doomed(e)) {
+          (e->in_main ? main_bytes_ : small_bytes_) -= kCharge;
+          index_.erase(e->key);
+          delete e;
+        } else {
+          kept.push_back(e);
+        }
+      }
+      q->swap(kept);
+    }
+  }
+
+  void AddStats(Stats* s) const {
+    std::lock_guard lock(mu_);
+    s->hits += hits_;
+    s->misses += misses_;
+    s->inserts += inserts_;
+    s->evictions += evictions_;
+    s->bytes += small_bytes_ + main_bytes_;
+    s->pages += index_.size();
+  }
+
+  size_t MemoryUsage() const {
+    std::lock_guard lock(mu_);
+    return sizeof(*this) + small_bytes_ + main_bytes_ + ghosts_.size() * kGhostBytes;
+  }
+
+  ~Shard() {
+    for (Entry* e : small_) delete e;
+    for (Entry* e : main_) delete e;
+  }
+
+ private:
+  struct Entry {
+    Key key;
+    std::shared_ptr<const Page> page;
+    uint8_t freq;
+    bool in_main;
+    bool unused;
+  };
+
+  // S3-FIFO eviction step (Yang et al. 2023, Algorithm 1). REQUIRES: mu_ held.
+  void EvictOne() {
+    if (small_bytes_ > small_capacity_ || main_.empty()) {
+      Entry* e = small_.front();
+      small_.pop_front();
+      small_bytes_ -= kCharge;
+      if (e->freq > 0) {
+        // Hit while in the small queue: worth keeping.
+        e->freq = 0;
+        e->in_main = true;
+        main_.push_back(e);
+        main_bytes_ += kCharge;
+        return;
+      }
+      RememberGhost(e->key);
+      Drop(e);
+      return;
+    }
+    Entry* e = main_.front();
+    main_.pop_front();
+    if (e->freq > 0) {
+      --e->freq;
+      main_.push_back(e);  // second chance, as in CLOCK
+      return;
+    }
+    main_bytes_ -= kCharge;
+    Drop(e);
+  }
+
+  void Drop(Entry* e) {
+    index_.erase(e->key);
+    delete e;
+    ++evictions_;
+  }
+
+  void RememberGhost(const Key& key) {
+    ghosts_.push_back(key);
+    ++ghost_index_[key];
+    while (ghosts_.size() > max_ghosts_) {
+      const Key old = ghosts_.front();
+      ghosts_.pop_front();
+      auto it = ghost_index_.find(old);
+      if (it != ghost_index_.end() && --it->second == 0) ghost_index_.erase(it);
+    }
+  }
+
+  const size_t capacity_;
+  const size_t small_capacity_;
+  const size_t max_ghosts_;
+  mutable std::mutex mu_;
+  std::unordered_map<Key, Entry*, KeyHasher> index_;
+  std::deque<Entry*> small_, main_;
+  size_t small_bytes_ = 0, main_bytes_ = 0;
+  std::deque<Key> ghosts_;
+  std::unordered_map<Key, uint32_t, KeyHasher> ghost_index_;
+  uint64_t hits_ = 0, misses_ = 0, inserts_ = 0, evictions_ = 0;
+};
+
+PageCache::PageCache(size_t capacity_bytes, uint32_t shards) : capacity_bytes_(capacity_bytes) {
+  shards = std::max<uint32_t>(1, shards);
+  // Small caches use fewer shards, so each shard still holds a useful number of pages.
+  while (shards > 1 && capacity_bytes / shards < 64 * kCharge) shards /= 2;
+  for (uint32_t i = 0; i < shards; ++i) {
+    shards_.push_back(std::make_unique<Shard>(capacity_bytes / shards));
+  }
+}
+
+PageCache::~PageCache() = default;
+
+uint64_t PageCache::NewFileId() { return g_next_file_id.fetch_add(1, std::memory_order_relaxed); }
+
+PageCache::Shard& PageCache::ShardFor(uint64_t file_id, uint64_t page_no) {
+  return *shards_[KeyHasher()(Key{file_id, page_no}) % shards_.size()];
+}
+
+std::shared_ptr<const PageCache::Page> PageCache::Lookup(uint64_t file_id, uint64_t page_no) {
+  return ShardFor(file_id, page_no).Lookup(Key{file_id, page_no});
+}
+
+std::shared_ptr<const PageCache::Page> PageCache::Insert(uint64_t file_id, uint64_t page_no,
+                                                         std::shared_ptr<const Page> page) {
+  return ShardFor(file_id, page_no).Insert(Key{file_id, page_no}, std::move(page));
+}
+
+void PageCache::EraseFile(uint64_t file_id, uint64_t from_page) {
+  for (auto& s : shards_) s->EraseFile(file_id, from_page);
+}
+
+PageCache::Stats PageCache::stats() const {
+  Stats s;
+  s.capacity_bytes = capacity_bytes_;
+  for (const auto& shard : shards_) shard->AddStats(&s);
+  return s;
+}
+
+size_t PageCache::MemoryUsage() const {
+  size_t bytes = sizeof(*this);
+  for (const auto& shard : shards_) bytes += shard->MemoryUsage();
+  return bytes;
+}
+
+}  // namespace skeg::storage

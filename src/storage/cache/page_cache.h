@@ -1,0 +1,91 @@
+// PageCache: the byte-bounded cache of 4 KiB file pages shared by the value log and (later)
+// the vector indexes, so the process's memory is what it holds, bounded by --cache-bytes.
+//
+// Eviction is S3-FIFO (Yang et al., "FIFO queues are all you need for cache eviction", SOSP
+// 2023): a small FIFO (10% of the bytes) takes new pages; a page evicted from it that was hit
+// at least once moves to the main FIFO, otherwise only its key enters the ghost FIFO; a miss
+// on a ghost key inserts straight into main. Main evicts with a 2-bit frequency counter (a hit
+// page is re-inserted at the head with its counter decremented). Hits only bump an atomic
+// counter, never move entries.
+//
+// Charge: every page costs its buffer (kPageSize) plus a fixed per-entry overhead
+// (kEntryOverheadBytes: the entry, its index slot and queue link), so capacity_bytes bounds
+// the real memory. Ghost keys cost kGhostBytes each and are bounded to as many as fit in the
+// main queue's share.
+//
+// Keys are (file id, page number). File ids come from NewFileId(): one per open file, never
+// reused in a process, so pages of a deleted file can never be mistaken for a new file's.
+//
+// Thread-safety: all methods are thread-safe. The cache is split into shards by key hash,
+// each with its own mutex and its own share of the capacity. Pages are immutable once
+// inserted and handed out as shared_ptr<const Page>: a reader keeps its page alive even if it
+// is evicted meanwhile.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+
+namespace skeg::storage {
+
+class PageCache {
+ public:
+  static constexpr size_t kPageSize = 4096;
+  static constexpr size_t kEntryOverheadBytes = 96;
+  static constexpr size_t kGhostBytes = 24;
+
+  // An immutable page: `valid` bytes of file data starting at the page's offset (less than
+  // kPageSize only for the last page of a file that was still growing when it was read).
+  struct Page {
+    std::unique_ptr<char[]> data;
+    uint32_t valid = 0;
+  };
+
+  struct Stats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t inserts = 0;
+    uint64_t evictions = 0;
+    uint64_t bytes = 0;  // charged bytes held now
+    uint64_t capacity_bytes = 0;
+    uint64_t pages = 0;
+  };
+
+  // `capacity_bytes` of 0 disables caching (every Lookup misses, Insert is a no-op).
+  explicit PageCache(size_t capacity_bytes, uint32_t shards = 16);
+  ~PageCache();
+  PageCache(const PageCache&) = delete;
+  PageCache& operator=(const PageCache&) = delete;
+
+  // A process-unique id for a newly opened file.
+  static uint64_t NewFileId();
+
+  // The page, or null on a miss. A hit counts towards keeping the page.
+  std::shared_ptr<const Page> Lookup(uint64_t file_id, uint64_t page_no);
+
+  // Inserts (or replaces) a page, evicting as needed. Returns the page as stored.
+  std::shared_ptr<const Page> Insert(uint64_t file_id, uint64_t page_no,
+                                     std::shared_ptr<const Page> page);
+
+  // Drops pages of `file_id` with page_no >= `from_page` (a file that was truncated or
+  // deleted). Cost: a pass over every cached entry; only for rare events.
+  void EraseFile(uint64_t file_id, uint64_t from_page = 0);
+
+  Stats stats() const;
+  // Bytes held: charged page bytes plus ghost keys plus the shards' fixed size.
+  size_t MemoryUsage() const;
+  size_t capacity_bytes() const { return capacity_bytes_; }
+
+ private:
+  class Shard;
+  Shard& ShardFor(uint64_t file_id, uint64_t page_no);
+
+  const size_t capacity_bytes_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+}  // namespace skeg::storage

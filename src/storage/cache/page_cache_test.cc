@@ -1,0 +1,121 @@
+#include "storage/cache/page_cache.h"
+
+#include <cstring>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace skeg::storage {
+namespace {
+
+std::shared_ptr<const PageCache::Page> MakePage(uint64_t tag) {
+  auto p = std::make_shared<PageCache::Page>();
+  p->data = std::make_unique<char[]>(PageCache::kPageSize);
+  std::memcpy(p->data.get(), &tag, sizeof(tag));
+  p->valid = PageCache::kPageSize;
+  return p;
+}
+
+uint64_t Tag(const std::shared_ptr<const PageCache::Page>& p) {
+  uint64_t t;
+  std::memcpy(&t, p->data.get(), sizeof(t));
+  return t;
+}
+
+constexpr size_t kCharge = PageCache::kPageSize + PageCache::kEntryOverheadBytes;
+
+TEST(PageCacheTest, HitsMissesAndContent) {
+  PageCache cache(100 * kCharge, 1);
+  EXPECT_EQ(cache.Lookup(1, 0), nullptr);
+  cache.Insert(1, 0, MakePage(42));
+  auto p = cache.Lookup(1, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(Tag(p), 42u);
+  EXPECT_EQ(cache.Lookup(2, 0), nullptr);  // other file, same page number
+  auto s = cache.stats();
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.misses, 2u);
+  EXPECT_EQ(s.pages, 1u);
+}
+
+TEST(PageCacheTest, NeverHoldsMoreThanItsCapacity) {
+  PageCache cache(64 * kCharge * 4, 4);
+  for (uint64_t i = 0; i < 10000; ++i) {
+    cache.Insert(7, i, MakePage(i));
+    if (i % 3 == 0) cache.Lookup(7, i / 2);
+    ASSERT_LE(cache.stats().bytes, cache.capacity_bytes());
+  }
+  EXPECT_GT(cache.stats().evictions, 0u);
+  EXPECT_LE(cache.MemoryUsage(), cache.capacity_bytes() + 64 * 1024);
+}
+
+TEST(PageCacheTest, ScanDoesNotFlushTheHotSet) {
+  // S3-FIFO: pages hit while in the small queue move to main; a one-pass scan of cold pages
+  // only cycles through the small queue.
+  PageCache cache(200 * kCharge, 1);
+  for (uint64_t i = 0; i < 100; ++i) cache.Insert(1, i, MakePage(i));
+  for (int round = 0; round < 2; ++round) {
+    for (uint64_t i = 0; i < 100; ++i) ASSERT_NE(cache.Lookup(1, i), nullptr);
+  }
+  for (uint64_t i = 0; i < 5000; ++i) cache.Insert(2, i, MakePage(i));  // the scan
+  int hot_left = 0;
+  for (uint64_t i = 0; i < 100; ++i) hot_left += cache.Lookup(1, i) != nullptr;
+  EXPECT_GE(hot_left, 95);
+}
+
+TEST(PageCacheTest, GhostHitGoesStraightToMain) {
+  PageCache cache(100 * kCharge, 1);
+  cache.Insert(1, 0, MakePage(0));
+  // Push page 0 out of the small queue without a hit: it becomes a ghost.
+  for (uint64_t i = 1; i < 150; ++i) cache.Insert(3, i, MakePage(i));
+  EXPECT_EQ(cache.Lookup(1, 0), nullptr);
+  cache.Insert(1, 0, MakePage(0));                                       // reinserted into main
+  for (uint64_t i = 150; i < 400; ++i) cache.Insert(3, i, MakePage(i));  // cycles small only
+  EXPECT_NE(cache.Lookup(1, 0), nullptr);
+}
+
+TEST(PageCacheTest, EraseFileDropsItsPages) {
+  PageCache cache(100 * kCharge, 2);
+  for (uint64_t i = 0; i < 10; ++i) {
+    cache.Insert(5, i, MakePage(i));
+    cache.Insert(6, i, MakePage(i));
+  }
+  cache.EraseFile(5, 4);
+  for (uint64_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(cache.Lookup(5, i) != nullptr, i < 4) << i;
+    EXPECT_NE(cache.Lookup(6, i), nullptr);
+  }
+  EXPECT_EQ(cache.stats().pages, 14u);
+}
+
+TEST(PageCacheTest, ZeroCapacityCachesNothing) {
+  PageCache cache(0);
+  auto p = cache.Insert(1, 1, MakePage(9));
+  EXPECT_EQ(Tag(p), 9u);
+  EXPECT_EQ(cache.Lookup(1, 1), nullptr);
+  EXPECT_EQ(cache.stats().bytes, 0u);
+}
+
+TEST(PageCacheTest, ConcurrentUseStaysBounded) {
+  PageCache cache(256 * kCharge, 8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t i = 0; i < 20000; ++i) {
+        const uint64_t page = (i * 7 + t) % 1000;
+        auto p = cache.Lookup(1, page);
+        if (p) {
+          ASSERT_EQ(Tag(p), page);
+        } else {
+          cache.Insert(1, page, MakePage(page));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_LE(cache.stats().bytes, cache.capacity_bytes());
+  EXPECT_GT(cache.stats().hits, 0u);
+}
+
+}  // namespace
+}  // namespace skeg::storage
