@@ -1,6 +1,7 @@
 #include "storage/cache/page_cache.h"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
@@ -52,6 +53,20 @@ class PageCache::Shard {
     Entry* e = it->second;
     if (e->freq < kMaxFreq) ++e->freq;
     return e->page;
+  }
+
+  bool ReadIfCached(const Key& key, size_t offset, size_t n, char* dst) {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end() || it->second->page->valid < offset + n) {
+      ++misses_;
+      return false;
+    }
+    ++hits_;
+    Entry* e = it->second;
+    if (e->freq < kMaxFreq) ++e->freq;
+    std::memcpy(dst, e->page->data.get() + offset, n);
+    return true;
   }
 
   std::shared_ptr<const Page> Insert(const Key& key, std::shared_ptr<const Page> page) {
@@ -208,6 +223,11 @@ std::shared_ptr<const PageCache::Page> PageCache::Lookup(uint64_t file_id, uint6
 std::shared_ptr<const PageCache::Page> PageCache::Insert(uint64_t file_id, uint64_t page_no,
                                                          std::shared_ptr<const Page> page) {
   return ShardFor(file_id, page_no).Insert(Key{file_id, page_no}, std::move(page));
+}
+
+bool PageCache::ReadIfCached(uint64_t file_id, uint64_t page_no, size_t offset, size_t n,
+                             char* dst) {
+  return ShardFor(file_id, page_no).ReadIfCached(Key{file_id, page_no}, offset, n, dst);
 }
 
 void PageCache::EraseFile(uint64_t file_id, uint64_t from_page) {

@@ -67,6 +67,12 @@ class PageCache {
   // The page, or null on a miss. A hit counts towards keeping the page.
   std::shared_ptr<const Page> Lookup(uint64_t file_id, uint64_t page_no);
 
+  // On a hit whose page holds bytes [offset, offset + n) (offset + n <= kPageSize), copies them
+  // to `dst` under the shard lock and returns true; else false (a miss, or a page cached while
+  // its file was shorter). Unlike Lookup, no reference count is touched, so concurrent readers
+  // of one hot page do not contend on it.
+  bool ReadIfCached(uint64_t file_id, uint64_t page_no, size_t offset, size_t n, char* dst);
+
   // Inserts (or replaces) a page, evicting as needed. Returns the page as stored.
   std::shared_ptr<const Page> Insert(uint64_t file_id, uint64_t page_no,
                                      std::shared_ptr<const Page> page);

@@ -119,3 +119,23 @@ TEST(PageCacheTest, ConcurrentUseStaysBounded) {
 
 }  // namespace
 }  // namespace skeg::storage
+
+namespace skeg::storage {
+namespace {
+
+TEST(PageCacheReadTest, ReadIfCachedCopiesOnlyValidBytes) {
+  PageCache cache(100 * kCharge, 1);
+  auto p = std::make_shared<PageCache::Page>();
+  p->data = std::make_unique<char[]>(PageCache::kPageSize);
+  for (size_t i = 0; i < PageCache::kPageSize; ++i) p->data[i] = static_cast<char>(i % 251);
+  p->valid = 1000;  // a page read while its file was 1000 bytes long
+  cache.Insert(4, 2, p);
+  char out[64];
+  ASSERT_TRUE(cache.ReadIfCached(4, 2, 900, 64, out));
+  for (size_t i = 0; i < 64; ++i) EXPECT_EQ(out[i], static_cast<char>((900 + i) % 251));
+  EXPECT_FALSE(cache.ReadIfCached(4, 2, 990, 20, out));  // beyond the valid bytes
+  EXPECT_FALSE(cache.ReadIfCached(4, 3, 0, 8, out));     // not cached
+}
+
+}  // namespace
+}  // namespace skeg::storage

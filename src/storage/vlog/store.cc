@@ -164,8 +164,12 @@ Status Store::Impl::ReadAt(const Segment& seg, uint64_t offset, size_t n, char* 
     const uint64_t page_no = pos / kPage;
     const uint64_t in_page = pos % kPage;
     const size_t want = static_cast<size_t>(std::min<uint64_t>(n - *got, kPage - in_page));
-    std::shared_ptr<const PageCache::Page> page = cache->Lookup(seg.cache_id, page_no);
-    if (page == nullptr || page->valid < in_page + want) {
+    if (cache->ReadIfCached(seg.cache_id, page_no, in_page, want, dst + *got)) {
+      *got += want;
+      continue;
+    }
+    std::shared_ptr<const PageCache::Page> page;
+    {
       // Miss, or a page cached while the file was shorter: read the whole page again.
       auto fresh = std::make_shared<PageCache::Page>();
       fresh->data = std::make_unique<char[]>(kPage);
