@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "index/distance/internal/batch_loops.h"
 #include "index/distance/internal/kernel_tables.h"
 
 namespace skeg::index::internal {
@@ -299,51 +300,26 @@ void FastScan4U8(const uint8_t* lut, const uint8_t* blocks, size_t nblocks, size
   for (size_t b = 0; b < nblocks; ++b) FastScan4U8Block(lut, blocks + b * m * 16, m, out + b * 32);
 }
 
-void L2SqrF32Batch(const float* q, const float* base, size_t n, size_t d, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = L2SqrF32(q, base + i * d, d);
-}
-void DotF32Batch(const float* q, const float* base, size_t n, size_t d, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = DotF32(q, base + i * d, d);
-}
-void DotF32U8Batch(const float* q, const uint8_t* codes, size_t n, size_t d, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = DotF32U8(q, codes + i * d, d);
-}
-void L2SqrF32U8Batch(const float* q, const float* w, const uint8_t* codes, size_t n, size_t d,
-                     float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = L2SqrF32U8(q, w, codes + i * d, d);
-}
-void HammingBatch(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, uint32_t* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = Hamming(q, codes + i * nbytes, nbytes);
-}
-void Lut8F32Batch(const float* lut, const uint8_t* codes, size_t n, size_t m, size_t code_bytes,
-                  float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = Lut8F32(lut, codes + i * code_bytes, m);
-}
-void Lut4F32Batch(const float* lut, const uint8_t* codes, size_t n, size_t m, size_t code_bytes,
-                  float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = Lut4F32(lut, codes + i * code_bytes, m);
-}
-
 }  // namespace
 
 void FillAvx512Kernels(DistanceKernels* k) {
   k->l2_sqr_f32 = L2SqrF32;
   k->dot_f32 = DotF32;
-  k->l2_sqr_f32_batch = L2SqrF32Batch;
-  k->dot_f32_batch = DotF32Batch;
+  k->l2_sqr_f32_batch = BatchF32<L2SqrF32>;
+  k->dot_f32_batch = BatchF32<DotF32>;
   k->dot_i8 = DotI8;
   k->l2_sqr_i8 = L2SqrI8;
   k->dot_f32_u8 = DotF32U8;
   k->l2_sqr_f32_u8 = L2SqrF32U8;
-  k->dot_f32_u8_batch = DotF32U8Batch;
-  k->l2_sqr_f32_u8_batch = L2SqrF32U8Batch;
+  k->dot_f32_u8_batch = BatchF32U8<DotF32U8>;
+  k->l2_sqr_f32_u8_batch = BatchWeightedF32U8<L2SqrF32U8>;
   k->hamming = Hamming;
-  k->hamming_batch = HammingBatch;
+  k->hamming_batch = BatchHamming<Hamming>;
   k->lut8_f32 = Lut8F32;
   k->lut4_f32 = Lut4F32;
   k->lut2_f32 = Lut2F32;
-  k->lut8_f32_batch = Lut8F32Batch;
-  k->lut4_f32_batch = Lut4F32Batch;
+  k->lut8_f32_batch = BatchLut<Lut8F32>;
+  k->lut4_f32_batch = BatchLut<Lut4F32>;
   k->fastscan4_u8_batch = FastScan4U8;
 }
 

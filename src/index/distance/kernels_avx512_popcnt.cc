@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "index/distance/internal/batch_loops.h"
 #include "index/distance/internal/kernel_tables.h"
 
 namespace skeg::index::internal {
@@ -38,15 +39,11 @@ uint32_t Hamming(const uint8_t* a, const uint8_t* b, size_t nbytes) {
   return static_cast<uint32_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(s0, s1)));
 }
 
-void HammingBatch(const uint8_t* q, const uint8_t* codes, size_t n, size_t nbytes, uint32_t* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = Hamming(q, codes + i * nbytes, nbytes);
-}
-
 }  // namespace
 
 void FillAvx512PopcntKernels(DistanceKernels* k) {
   k->hamming = Hamming;
-  k->hamming_batch = HammingBatch;
+  k->hamming_batch = BatchHamming<Hamming>;
 }
 
 }  // namespace skeg::index::internal
