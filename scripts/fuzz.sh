@@ -10,7 +10,7 @@ RUNS="${1:-1000000}"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DSKEG_BUILD_FUZZ=ON -DSKEG_BUILD_BENCH=OFF -DSKEG_BUILD_TESTS=OFF > /dev/null
-targets=(resp_parser_fuzz native_frame_fuzz)
+targets=(resp_parser_fuzz native_frame_fuzz filter_parser_fuzz)
 cmake --build build/fuzz --target "${targets[@]}"
 mkdir -p build/fuzz/artifacts
 for t in "${targets[@]}"; do

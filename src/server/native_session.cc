@@ -1,12 +1,15 @@
 #include "server/native_session.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <type_traits>
 #include <variant>
 
 #include "common/coding.h"
+#include "index/collection/collection.h"
 #include "protocol/errors.h"
 #include "server/command/engine.h"
 
@@ -18,7 +21,6 @@ using protocol::NativeErrorCode;
 namespace {
 
 constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
-constexpr std::string_view kNoVectors = "vector indexes are not available yet";
 // SKEG.WHOAMI's text for the anonymous tenant (spec/COMMANDS.md); tenants are not built yet.
 constexpr std::string_view kAnonymousTenant = "00000000000000000000000000000000";
 
@@ -48,6 +50,43 @@ void PutU64(std::string* out, uint64_t v) {
   out->append(b, sizeof(b));
 }
 
+void PutF32(std::string* out, float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  PutU32(out, bits);
+}
+
+// Decimal text of v into `*out` (the argument storage of a native request).
+std::string_view DecimalArg(uint64_t v, std::string* out) {
+  char b[24];
+  const auto [end, ec] = std::to_chars(b, b + sizeof(b), v);
+  out->assign(b, static_cast<size_t>(end - b));
+  return *out;
+}
+
+std::optional<uint64_t> ParseDecimal(std::string_view text) {
+  uint64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// Reads `key=<value>` from a SKEG.VINDEX.LIST line; empty when absent.
+std::string_view LineField(std::string_view line, std::string_view key) {
+  size_t pos = 0;
+  while (pos < line.size()) {
+    size_t end = line.find(' ', pos);
+    if (end == std::string_view::npos) end = line.size();
+    const std::string_view token = line.substr(pos, end - pos);
+    if (token.size() > key.size() && token.substr(0, key.size()) == key &&
+        token[key.size()] == '=') {
+      return token.substr(key.size() + 1);
+    }
+    pos = end + 1;
+  }
+  return {};
+}
+
 }  // namespace
 
 // Adapts a handler's protocol-neutral reply to the Ok payload of one native op, writing the
@@ -59,14 +98,17 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
  public:
   // How the handler's reply becomes the op's Ok payload.
   enum class Adapter : uint8_t {
-    kEmpty,    // PING, SET, MSET, AUTH: a status line -> empty
-    kWritten,  // SET NX/XX: "OK" -> [1], null -> [0]
-    kValue,    // GET: bulk -> [u32 len][value], null -> Err NotFound
-    kBool,     // DEL, EXISTS: integer n -> [n > 0]
-    kCount,    // MEXISTS (EXISTS k...): integer -> [u32 count]
-    kMGet,     // MGET: array of n bulk/null -> [u32 n] n x ([0][u32 len][value] | [1])
-    kStats,    // STATS (DBSIZE): integer n_keys -> 4 x u64
-    kShards,   // SHARDS (DBSIZE): integer n_keys -> [u32 1][u32 0][u64 x 4]
+    kEmpty,      // PING, SET, MSET, AUTH: a status line -> empty
+    kWritten,    // SET NX/XX: "OK" -> [1], null -> [0]
+    kValue,      // GET: bulk -> [u32 len][value], null -> Err NotFound
+    kBool,       // DEL, EXISTS: integer n -> [n > 0]
+    kCount,      // MEXISTS (EXISTS k...): integer -> [u32 count]
+    kMGet,       // MGET: array of n bulk/null -> [u32 n] n x ([0][u32 len][value] | [1])
+    kStats,      // STATS (DBSIZE): integer n_keys -> 4 x u64
+    kShards,     // SHARDS (DBSIZE): integer n_keys -> [u32 1][u32 0][u64 x 4]
+    kVector,     // VGET: bulk -> [u32 byte_len][f32...], null -> Err NotFound
+    kSearch,     // VSEARCH: array of 2n (bulk id, double score) -> [u32 n] n x [u64 id][f32]
+    kIndexList,  // VINDEX_LIST: SKEG.VINDEX.LIST's text -> [u32 n] n x [name][u32 dim]...
   };
 
   // Starts the response to `req_id` at the end of `*out` (kept until Finish()).
@@ -153,7 +195,15 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
 
   void Bulk(std::string_view value) override {
     if (!Accept()) return;
-    if (adapter_ == Adapter::kValue && state_ == State::kWaiting) {
+    if (adapter_ == Adapter::kSearch && state_ == State::kElements && remaining_ % 2 == 0) {
+      const std::optional<uint64_t> id = ParseDecimal(value);
+      if (!id) return Unexpected();
+      PutU64(out_, *id);
+      return Element();
+    }
+    if (adapter_ == Adapter::kIndexList && state_ == State::kWaiting) return IndexList(value);
+    if ((adapter_ == Adapter::kValue || adapter_ == Adapter::kVector) &&
+        state_ == State::kWaiting) {
       PutU32(out_, static_cast<uint32_t>(value.size()));
       out_->append(value);
       return Done();
@@ -172,6 +222,9 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
     if (adapter_ == Adapter::kValue && state_ == State::kWaiting) {
       return Fail(NativeErrorCode::kNotFound, "key not found");
     }
+    if (adapter_ == Adapter::kVector && state_ == State::kWaiting) {
+      return Fail(NativeErrorCode::kNotFound, "id not found");
+    }
     if (adapter_ == Adapter::kWritten && state_ == State::kWaiting) {
       PutU8(out_, false);
       return Done();
@@ -185,6 +238,12 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
 
   void ArrayStart(size_t count) override {
     if (!Accept()) return;
+    if (adapter_ == Adapter::kSearch && state_ == State::kWaiting && count % 2 == 0) {
+      PutU32(out_, static_cast<uint32_t>(count / 2));
+      remaining_ = count;
+      state_ = count == 0 ? State::kDone : State::kElements;
+      return;
+    }
     if (adapter_ != Adapter::kMGet || state_ != State::kWaiting) return Unexpected();
     PutU32(out_, static_cast<uint32_t>(count));
     remaining_ = count;
@@ -192,7 +251,14 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
   }
 
   void NullArray() override { Unexpected(); }
-  void Double(double /*value*/) override { Unexpected(); }
+  void Double(double value) override {
+    if (!Accept()) return;
+    if (adapter_ == Adapter::kSearch && state_ == State::kElements && remaining_ % 2 == 1) {
+      PutF32(out_, static_cast<float>(value));
+      return Element();
+    }
+    Unexpected();
+  }
   void Bool(bool /*value*/) override { Unexpected(); }
   void MapStart(size_t /*pairs*/) override { Unexpected(); }
   void SetStart(size_t /*count*/) override { Unexpected(); }
@@ -231,6 +297,42 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
     return true;
   }
   void Done() { state_ = State::kDone; }
+
+  // SKEG.VINDEX.LIST's lines (`name=<n> dim=<d> kind=<k> backend=<b> metric=<m> n_vectors=<n>`,
+  // sorted by name; names never contain spaces or '=') as [u32 n] n x ([u16 len][name]
+  // [u32 dim][u8 kind][u8 backend][u64 n_vectors]).
+  void IndexList(std::string_view text) {
+    std::string body;
+    uint32_t n = 0;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string_view::npos) end = text.size();
+      const std::string_view line = text.substr(pos, end - pos);
+      pos = end + 1;
+      if (line.empty()) continue;
+      const std::string_view name = LineField(line, "name");
+      const std::optional<uint64_t> dim = ParseDecimal(LineField(line, "dim"));
+      const std::optional<uint64_t> count = ParseDecimal(LineField(line, "n_vectors"));
+      Result<index::VectorKind> kind = index::ParseVectorKind(LineField(line, "kind"));
+      Result<index::Backend> backend = index::ParseBackend(LineField(line, "backend"));
+      if (name.empty() || name.size() > 0xFFFF || !dim || !count || !kind.ok() || !backend.ok()) {
+        return Unexpected();
+      }
+      char len[2];
+      EncodeFixed16(len, static_cast<uint16_t>(name.size()));
+      body.append(len, sizeof(len));
+      body.append(name);
+      PutU32(&body, static_cast<uint32_t>(*dim));
+      body.push_back(static_cast<char>(*kind));
+      body.push_back(static_cast<char>(*backend));
+      PutU64(&body, *count);
+      ++n;
+    }
+    PutU32(out_, n);
+    out_->append(body);
+    Done();
+  }
   void Element() {
     if (--remaining_ == 0) state_ = State::kDone;
   }
@@ -408,10 +510,45 @@ void NativeSession::HandleFrame(const native::Frame& frame, std::string* output)
           EncodeFixed16(b, static_cast<uint16_t>(len));
           output->append(b, sizeof(b));
           output->append(text, 0, len);
+        } else if constexpr (std::is_same_v<T, native::VIndexCreateRequest>) {
+          start(Adapter::kEmpty, "SKEG.VINDEX.CREATE");
+          request_.Append(body.name);
+          request_.Append(DecimalArg(body.dim, &arg_text_[0]));
+          request_.Append(index::VectorKindName(static_cast<index::VectorKind>(body.kind)));
+          request_.Append(index::BackendName(static_cast<index::Backend>(body.backend)));
+          Dispatch();
+        } else if constexpr (std::is_same_v<T, native::VIndexDropRequest>) {
+          start(Adapter::kEmpty, "SKEG.VINDEX.DROP");
+          request_.Append(body.name);
+          Dispatch();
+        } else if constexpr (std::is_same_v<T, native::VSetRequest>) {
+          start(Adapter::kEmpty, "SKEG.VSET");
+          request_.Append(body.name);
+          request_.Append(DecimalArg(body.id, &arg_text_[0]));
+          request_.Append(std::string_view(body.vec.data, body.vec.byte_size()));
+          Dispatch();
+        } else if constexpr (std::is_same_v<T, native::VGetRequest>) {
+          start(Adapter::kVector, "SKEG.VGET");
+          request_.Append(body.name);
+          request_.Append(DecimalArg(body.id, &arg_text_[0]));
+          Dispatch();
+        } else if constexpr (std::is_same_v<T, native::VDelRequest>) {
+          start(Adapter::kBool, "SKEG.VDEL");
+          request_.Append(body.name);
+          request_.Append(DecimalArg(body.id, &arg_text_[0]));
+          Dispatch();
+        } else if constexpr (std::is_same_v<T, native::VSearchRequest>) {
+          start(Adapter::kSearch, "SKEG.VSEARCH");
+          request_.Append(body.name);
+          request_.Append(DecimalArg(body.k, &arg_text_[0]));
+          request_.Append(DecimalArg(body.l_search, &arg_text_[1]));
+          request_.Append(std::string_view(body.vec.data, body.vec.byte_size()));
+          Dispatch();
+        } else if constexpr (std::is_same_v<T, native::VIndexListRequest>) {
+          start(Adapter::kIndexList, "SKEG.VINDEX.LIST");
+          Dispatch();
         } else {
-          // VINDEX_CREATE, VINDEX_DROP, VSET, VGET, VDEL, VSEARCH, VINDEX_LIST.
-          start(Adapter::kEmpty, "VECTOR");
-          rb.Fail(NativeErrorCode::kInvalidRequest, kNoVectors);
+          static_assert(std::is_same_v<T, void>, "every native request is handled");
         }
       },
       decoded->body);

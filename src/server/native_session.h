@@ -14,9 +14,12 @@
 //   MGET -> MGET k...            MSET -> MSET k v ... (one WriteBatch: atomic on disk)
 //   EXISTS -> EXISTS k           MEXISTS -> EXISTS k...     PING -> PING
 //   AUTH -> AUTH user password   STATS, SHARDS -> DBSIZE (one shard; no page cache yet)
+//   VINDEX_CREATE -> SKEG.VINDEX.CREATE name dim kind backend   VINDEX_DROP -> SKEG.VINDEX.DROP
+//   VSET -> SKEG.VSET name id vec   VGET -> SKEG.VGET name id   VDEL -> SKEG.VDEL name id
+//   VSEARCH -> SKEG.VSEARCH name k l_search vec   VINDEX_LIST -> SKEG.VINDEX.LIST (its text
+//   lines re-encoded as the op's binary listing)
 //   FLUSH (sync barrier: Store::Sync) and WHOAMI are served by the session itself, after the
-//   same authentication check. Vector ops answer Err InvalidRequest until the vector engine
-//   lands.
+//   same authentication check.
 //
 // Errors: a broken frame header (bad magic/version, unknown op or flag bit, payload over
 // 16 MiB) ends the connection without a reply (kClose after the replies already produced);
@@ -108,7 +111,8 @@ class NativeSession {
   const NativeSessionOptions options_;
   protocol::native::FrameParser parser_;
   protocol::Request request_;
-  std::string scratch_;  // decompressed LZ4 payloads
+  std::string scratch_;      // decompressed LZ4 payloads
+  std::string arg_text_[2];  // decimal arguments of vector ops (the request views them)
   std::unique_ptr<NativeReplyBuilder> builder_;
   std::unique_ptr<ConnectionContext> conn_;
   uint64_t durability_ticket_ = 0;

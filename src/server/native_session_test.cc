@@ -349,7 +349,8 @@ TEST_F(NativeSessionTest, PipelinedRepliesInOrderAcrossAnySplit) {
   }
 }
 
-TEST_F(NativeSessionTest, VectorOpsAreNotAvailableYet) {
+TEST_F(NativeSessionTest, VectorOpsWithoutTheCollection) {
+  // An Engine whose vectors were never opened answers every vector op with an error.
   const float v[2] = {1, 0};
   for (const RequestBody& body : std::vector<RequestBody>{
            native::VIndexCreateRequest{"i", 2}, native::VIndexDropRequest{"i"},
@@ -359,8 +360,90 @@ TEST_F(NativeSessionTest, VectorOpsAreNotAvailableYet) {
     Response r = Call(body);
     ASSERT_TRUE(r.error);
     EXPECT_EQ(r.error->code, NativeErrorCode::kInvalidRequest);
-    EXPECT_EQ(r.error->message, "vector indexes are not available yet");
+    EXPECT_EQ(r.error->message, "ERR vector indexes are not available");
   }
+}
+
+TEST_F(NativeSessionTest, VectorOps) {
+  ASSERT_TRUE(engine_->OpenVectors().ok());
+  EXPECT_FALSE(Call(native::VIndexCreateRequest{"l2i", 2, native::VectorKind::kF32,
+                                                native::IndexBackend::kFlat})
+                   .error);
+  EXPECT_FALSE(Call(native::VIndexCreateRequest{"tq", 2, native::VectorKind::kPq,
+                                                native::IndexBackend::kDisk})
+                   .error);
+  Response dup = Call(native::VIndexCreateRequest{"tq", 2});
+  ASSERT_TRUE(dup.error);
+  EXPECT_EQ(dup.error->code, NativeErrorCode::kInvalidRequest);
+  EXPECT_EQ(dup.error->message, "index 'tq' already exists");
+  Response bad_name = Call(native::VIndexCreateRequest{"a::b", 2});
+  ASSERT_TRUE(bad_name.error);
+  EXPECT_EQ(bad_name.error->message, "bad index name 'a::b': must not contain '::'");
+
+  const float a[2] = {1, 0};
+  const float b[2] = {0, 1};
+  const float c[2] = {1, 1};
+  EXPECT_FALSE(Call(native::VSetRequest{"l2i", 1, native::FloatView::Of(a)}).error);
+  EXPECT_FALSE(Call(native::VSetRequest{"l2i", 2, native::FloatView::Of(b)}).error);
+  EXPECT_FALSE(Call(native::VSetRequest{"l2i", 3, native::FloatView::Of(c)}).error);
+  // NO_REPLY: no frame on success.
+  Feed(Req(native::VSetRequest{"l2i", 4, native::FloatView::Of(c)}, native::kFlagNoReply));
+  EXPECT_TRUE(output_.empty());
+
+  Response got = Call(native::VGetRequest{"l2i", 2});
+  ASSERT_FALSE(got.error);
+  EXPECT_EQ(std::get<native::VectorReply>(got.body).vec, (std::vector<float>{0, 1}));
+  Response missing = Call(native::VGetRequest{"l2i", 99});
+  ASSERT_TRUE(missing.error);
+  EXPECT_EQ(missing.error->code, NativeErrorCode::kNotFound);
+
+  Response found = Call(native::VSearchRequest{"l2i", 2, native::FloatView::Of(a)});
+  ASSERT_FALSE(found.error);
+  const auto& hits = std::get<native::SearchReply>(found.body).hits;
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].id, 1u);
+  EXPECT_FLOAT_EQ(hits[0].score, 1.0f);  // cosine similarity
+  EXPECT_FLOAT_EQ(hits[1].score, 0.70710677f);
+  Response with_l = Call(native::VSearchRequest{"l2i", 10, native::FloatView::Of(a), 64});
+  ASSERT_FALSE(with_l.error);
+  EXPECT_EQ(std::get<native::SearchReply>(with_l.body).hits.size(), 4u);
+
+  EXPECT_TRUE(std::get<native::BoolReply>(Call(native::VDelRequest{"l2i", 4}).body).value);
+  EXPECT_FALSE(std::get<native::BoolReply>(Call(native::VDelRequest{"l2i", 4}).body).value);
+
+  Response list = Call(native::VIndexListRequest{});
+  ASSERT_FALSE(list.error);
+  const auto& indexes = std::get<native::IndexListReply>(list.body).indexes;
+  ASSERT_EQ(indexes.size(), 2u);
+  EXPECT_EQ(indexes[0], (native::IndexInfo{"l2i", 2, native::VectorKind::kF32,
+                                           native::IndexBackend::kFlat, 3}));
+  EXPECT_EQ(indexes[1],
+            (native::IndexInfo{"tq", 2, native::VectorKind::kPq, native::IndexBackend::kDisk, 0}));
+
+  // Errors: wrong dimension (InvalidRequest), unknown index (NotFound), k = 0. A handler's
+  // Status carries its message without the RESP prefix; text errors keep theirs.
+  const float three[3] = {1, 2, 3};
+  Response wrong_dim = Call(native::VSetRequest{"l2i", 5, native::FloatView::Of(three)});
+  ASSERT_TRUE(wrong_dim.error);
+  EXPECT_EQ(wrong_dim.error->code, NativeErrorCode::kInvalidRequest);
+  EXPECT_EQ(wrong_dim.error->message, "wrong vector dimension: index 'l2i' has dim 2, got 3");
+  for (const RequestBody& body :
+       std::vector<RequestBody>{native::VIndexDropRequest{"nope"},
+                                native::VSetRequest{"nope", 1, native::FloatView::Of(a)},
+                                native::VGetRequest{"nope", 1}, native::VDelRequest{"nope", 1},
+                                native::VSearchRequest{"nope", 1, native::FloatView::Of(a)}}) {
+    Response r = Call(body);
+    ASSERT_TRUE(r.error);
+    EXPECT_EQ(r.error->code, NativeErrorCode::kNotFound);
+    EXPECT_EQ(r.error->message, "unknown index 'nope'");
+  }
+  Response k0 = Call(native::VSearchRequest{"l2i", 0, native::FloatView::Of(a)});
+  ASSERT_TRUE(k0.error);
+  EXPECT_EQ(k0.error->message, "ERR k must be between 1 and 10000");
+
+  EXPECT_FALSE(Call(native::VIndexDropRequest{"tq"}).error);
+  EXPECT_EQ(std::get<native::IndexListReply>(Call(native::VIndexListRequest{}).body).indexes.size(),
+            1u);
 }
 
 TEST_F(NativeSessionTest, YieldsOnLargeOutput) {

@@ -140,6 +140,7 @@ class Server::Impl {
  private:
   // Creates the Engine and Dispatcher over the opened store and registers server metrics.
   void SetUpCommands();
+  Status OpenVectors();
 
   struct Acceptor {
     Acceptor(asio::io_context& io, Protocol p) : protocol(p), socket(asio::make_strand(io)) {}
@@ -390,6 +391,7 @@ Status Server::Impl::Start() {
   SKEG_ASSIGN_OR_RETURN(store_, storage::Store::Open(store_options));
   LogRecovery(store_->recovery_info(), options_.data_dir);
   SetUpCommands();
+  SKEG_RETURN_IF_ERROR(OpenVectors());
   // Name the holder at once, so a second process started while we bind can say who we are.
   SKEG_RETURN_IF_ERROR(store_->SetLockHolderInfo(fmt::format("pid={} addrs=starting", ::getpid())));
 
@@ -410,6 +412,19 @@ Status Server::Impl::Start() {
   SKEG_RETURN_IF_ERROR(StartMetrics());
   for (const auto& acceptor : acceptors_) Accept(acceptor.get());
   started_ = true;
+  return Status::Ok();
+}
+
+// Rebuilds the vector indexes from the value log before any listener is bound.
+Status Server::Impl::OpenVectors() {
+  SKEG_RETURN_IF_ERROR(engine_->OpenVectors());
+  const index::CollectionOpenInfo& info = engine_->vectors()->open_info();
+  spdlog::info(
+      "vector indexes: {} opened, {} vectors in {:.3f} s ({:.0f} vectors/s); {} trained at "
+      "open; {} records of dropped indexes removed",
+      info.indexes, info.vectors, info.seconds,
+      info.seconds > 0 ? static_cast<double>(info.vectors) / info.seconds : 0.0,
+      info.trained_at_open, info.orphan_records_removed);
   return Status::Ok();
 }
 

@@ -104,6 +104,17 @@ const CommandSpec kCommands[] = {
   {"ttl", 2, R|F, 1, 1, 1, "@keyspace @read @fast", "generic", "1.0.0", "Returns the expiration time in seconds of a key.", "O(1)", CmdTtl, {}},
   {"type", 2, R|F, 1, 1, 1, "@keyspace @read @fast", "generic", "1.0.0", "Determines the type of value stored at a key.", "O(1)", CmdType, {}},
   {"unlink", -2, W|F, 1, -1, 1, "@keyspace @write @fast", "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed", CmdDel, {}},
+  // Vectors (spec/COMMANDS.md "Vectors"; docs/vectors.md). The "key" is the index name.
+  {"skeg.vindex.create", -4, W|M, 1, 1, 1, "@write @skeg @slow", "vector", "0.1.0", "Creates a vector index: SKEG.VINDEX.CREATE name dim [kind] backend [METRIC m] [M n] [EF_CONSTRUCTION n] [ALPHA x].", "O(1)", CmdVIndexCreate, {}},
+  {"skeg.vindex.drop", 2, W, 1, 1, 1, "@write @skeg @slow", "vector", "0.1.0", "Drops a vector index and its vectors.", "O(N) where N is the number of vectors in the index", CmdVIndexDrop, {}},
+  {"skeg.vindex.list", 1, R, 0, 0, 0, "@read @skeg @slow", "vector", "0.1.0", "Lists the vector indexes, one line each.", "O(N) where N is the number of indexes", CmdVIndexList, {}},
+  {"skeg.vindex.info", 2, R, 1, 1, 1, "@read @skeg @fast", "vector", "0.1.0", "Returns the parameters and statistics of a vector index.", "O(1)", CmdVIndexInfo, {}},
+  {"skeg.vindex.consolidate", 2, W, 1, 1, 1, "@write @skeg @slow", "vector", "0.1.0", "Merges pending inserts and deletes into the index (a no-op for flat indexes).", "O(1) for flat indexes", CmdVIndexConsolidate, {}},
+  {"skeg.vset", -4, W|M, 1, 1, 1, "@write @skeg @fast", "vector", "0.1.0", "Inserts or replaces a vector: SKEG.VSET name id vec [PAYLOAD blob] [ATTR u64].", "O(1)", CmdVSet, {}},
+  {"skeg.vmset", -5, W|M, 1, 1, 1, "@write @skeg @slow", "vector", "0.1.0", "Inserts or replaces vectors atomically: SKEG.VMSET name id vec payload [id vec payload ...].", "O(N) where N is the number of vectors", CmdVMSet, {}},
+  {"skeg.vget", 3, R|F, 1, 1, 1, "@read @skeg @fast", "vector", "0.1.0", "Returns the stored f32 vector of an id.", "O(1)", CmdVGet, {}},
+  {"skeg.vdel", 3, W|F, 1, 1, 1, "@write @skeg @fast", "vector", "0.1.0", "Deletes a vector.", "O(1)", CmdVDel, {}},
+  {"skeg.vsearch", -5, R, 1, 1, 1, "@read @skeg @slow", "vector", "0.1.0", "Returns the k nearest vectors with exact scores: SKEG.VSEARCH name k l_search vec [WITHPAYLOAD] [FILTER expr] [RANGE lo hi].", "O(N) for flat indexes", CmdVSearch, {}},
 };
 // clang-format on
 

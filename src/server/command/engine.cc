@@ -7,6 +7,15 @@ namespace skeg::server {
 Engine::Engine(storage::Store* store, EngineOptions options)
     : store_(store), options_(std::move(options)) {}
 
+Engine::~Engine() = default;
+
+Status Engine::OpenVectors(index::CollectionOptions options) {
+  options.store = store_;
+  options.write = [this](const storage::WriteBatch& batch) { return Write(batch); };
+  SKEG_ASSIGN_OR_RETURN(vectors_, index::Collection::Open(options));
+  return Status::Ok();
+}
+
 namespace {
 thread_local uint64_t* t_ticket_sink = nullptr;
 thread_local bool t_force_sync = false;

@@ -12,8 +12,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "index/collection/collection.h"
 #include "server/command/client_registry.h"
 #include "server/command/key_locks.h"
 #include "storage/vlog/store.h"
@@ -73,6 +75,7 @@ class Engine {
  public:
   // `store` must outlive the Engine.
   Engine(storage::Store* store, EngineOptions options);
+  ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -90,6 +93,15 @@ class Engine {
              storage::UnixMillis expire_at = storage::kNoExpiry);
   Result<bool> Delete(std::string_view key);
   KeyLocks& locks() { return locks_; }
+
+  // Opens the vector indexes over the Store (index::Collection::Open: catalog load and index
+  // rebuild, I/O proportional to the vectors stored). Their writes go through Write() above.
+  // Called once, before serving (the Server at startup, the test runner at construction).
+  // Errors: Collection::Open's.
+  [[nodiscard]] Status OpenVectors(index::CollectionOptions options = {});
+  // The vector indexes; null until OpenVectors() succeeded.
+  index::Collection* vectors() const { return vectors_.get(); }
+
   ClientRegistry& clients() { return clients_; }
   const EngineOptions& options() const { return options_; }
 
@@ -117,6 +129,7 @@ class Engine {
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   KeyLocks locks_;
   ClientRegistry clients_;
+  std::unique_ptr<index::Collection> vectors_;
   Stats stats_;
 };
 

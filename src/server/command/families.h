@@ -97,4 +97,16 @@ void CmdRename(CommandContext& cx);
 void CmdRenameNx(CommandContext& cx);
 void CmdCopy(CommandContext& cx);
 
+// --- vector_family.cc -----------------------------------------------------------------------
+void CmdVIndexCreate(CommandContext& cx);
+void CmdVIndexDrop(CommandContext& cx);
+void CmdVIndexList(CommandContext& cx);
+void CmdVIndexInfo(CommandContext& cx);
+void CmdVIndexConsolidate(CommandContext& cx);
+void CmdVSet(CommandContext& cx);
+void CmdVMSet(CommandContext& cx);
+void CmdVGet(CommandContext& cx);
+void CmdVDel(CommandContext& cx);
+void CmdVSearch(CommandContext& cx);
+
 }  // namespace skeg::server

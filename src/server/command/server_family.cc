@@ -91,10 +91,13 @@ std::string InfoSection(Engine& e, std::string_view section) {
   }
   if (section == "skeg") {
     const storage::StoreStats s = store->stats();
+    const index::Collection* vectors = e.vectors();
     return fmt::format(
-        "# Skeg\r\nvectors:0\r\nindexes:0\r\ncache_bytes:0\r\nkeydir_bytes:{}\r\n"
-        "compactions:{}\r\ncompaction_bytes_reclaimed:{}\r\n",
-        s.keydir_bytes, s.compactions, s.compaction_bytes_reclaimed);
+        "# Skeg\r\nvectors:{}\r\nindexes:{}\r\nvector_index_ram_bytes:{}\r\ncache_bytes:0\r\n"
+        "keydir_bytes:{}\r\ncompactions:{}\r\ncompaction_bytes_reclaimed:{}\r\n",
+        vectors ? vectors->vector_count() : 0, vectors ? vectors->index_count() : 0,
+        vectors ? vectors->MemoryUsage() : 0, s.keydir_bytes, s.compactions,
+        s.compaction_bytes_reclaimed);
   }
   return "";
 }

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "common/check.h"
 #include "protocol/resp/resp_writer.h"
 
 namespace skeg::server::testing {
@@ -179,7 +180,10 @@ std::vector<RespValue> CommandRunner::Client::Feed(std::string_view bytes, bool*
 CommandRunner::CommandRunner(storage::Store* store, EngineOptions options)
     : engine_(std::make_unique<Engine>(store, std::move(options))),
       dispatcher_(std::make_unique<Dispatcher>(engine_.get(), nullptr)),
-      main_(std::make_unique<Client>(dispatcher_.get(), SessionOptions{})) {}
+      main_(std::make_unique<Client>(dispatcher_.get(), SessionOptions{})) {
+  const Status s = engine_->OpenVectors();
+  SKEG_CHECK(s.ok());
+}
 
 CommandRunner::~CommandRunner() = default;
 

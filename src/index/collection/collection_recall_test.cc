@@ -1,0 +1,188 @@
+// Recall@10 of every index kind through the whole vector path: Collection (value-log records,
+// training at the threshold) + FlatIndex (code scan, exact re-rank from the records), metric
+// cosine, against exact ground truth recomputed by brute force over the rows inserted.
+//
+//   glove-100-cosine:      the first 20 000 base rows (100-d, raw GloVe), 200 queries.
+//   wordnet-use512-cosine: the first 10 000 base rows (512-d, unit norm), 200 queries.
+// (Debug and sanitizer builds: a quarter of the rows, 50 queries.) The re-rank multipliers are
+// the CollectionOptions defaults; SKEG_RERANK_MULT=<m> overrides them all to measure others
+// (the thresholds below hold for the defaults only). Measured with the defaults (release,
+// 200 queries): glove f32 1.000, int8 1.000, binary 0.774, tq1 0.974, tq2 0.997, tq4 1.000,
+// pq 0.9995; wordnet 1.000 for every kind but binary (0.9995). The thresholds are these minus
+// a margin (slow builds use fewer rows). Skipped when the datasets are absent.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "index/collection/collection.h"
+#include "storage/vlog/store.h"
+#include "testing/temp_dir.h"
+
+namespace skeg::index {
+namespace {
+
+constexpr size_t kK = 10;
+#if !defined(NDEBUG) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSlowBuild = true;
+#else
+constexpr bool kSlowBuild = false;
+#endif
+constexpr size_t kQueries = kSlowBuild ? 50 : 200;
+
+bool ReadFvecs(const std::string& path, size_t max_rows, std::vector<float>* out, size_t* dim) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  out->clear();
+  *dim = 0;
+  for (size_t r = 0; r < max_rows; ++r) {
+    int32_t d = 0;
+    if (!f.read(reinterpret_cast<char*>(&d), 4)) break;
+    if (d <= 0 || (*dim != 0 && static_cast<size_t>(d) != *dim)) return false;
+    *dim = static_cast<size_t>(d);
+    const size_t at = out->size();
+    out->resize(at + *dim);
+    if (!f.read(reinterpret_cast<char*>(out->data() + at),
+                static_cast<std::streamsize>(*dim * sizeof(float)))) {
+      return false;
+    }
+  }
+  return !out->empty();
+}
+
+struct Dataset {
+  std::string name;
+  size_t d = 0, n = 0, nq = 0;
+  std::vector<float> base, queries;
+  std::vector<std::vector<uint64_t>> truth;
+};
+
+bool Load(const std::string& name, size_t max_base, Dataset* ds) {
+  const std::string root = skeg::testing::SharedDataDir();
+  if (root.empty()) return false;
+  size_t dq = 0;
+  if (!ReadFvecs(root + "/" + name + "/base.fvecs", max_base, &ds->base, &ds->d) ||
+      !ReadFvecs(root + "/" + name + "/query.fvecs", kQueries, &ds->queries, &dq) || dq != ds->d) {
+    return false;
+  }
+  ds->name = name;
+  ds->n = ds->base.size() / ds->d;
+  ds->nq = ds->queries.size() / ds->d;
+  std::vector<float> unit = ds->base;
+  for (size_t i = 0; i < ds->n; ++i) NormalizeF32(unit.data() + i * ds->d, ds->d);
+  std::vector<float> q(ds->d);
+  std::vector<std::pair<float, uint64_t>> scored(ds->n);
+  for (size_t qi = 0; qi < ds->nq; ++qi) {
+    std::copy_n(ds->queries.begin() + static_cast<long>(qi * ds->d), ds->d, q.begin());
+    NormalizeF32(q.data(), ds->d);
+    for (size_t i = 0; i < ds->n; ++i) {
+      scored[i] = {-Kernels().dot_f32(q.data(), unit.data() + i * ds->d, ds->d), i};
+    }
+    std::partial_sort(scored.begin(), scored.begin() + kK, scored.end());
+    std::vector<uint64_t> top(kK);
+    for (size_t i = 0; i < kK; ++i) top[i] = scored[i].second;
+    ds->truth.push_back(std::move(top));
+  }
+  return true;
+}
+
+double MeasureRecall(const Dataset& ds, VectorKind kind) {
+  ::skeg::testing::TempDir dir;
+  storage::StoreOptions so;
+  so.data_dir = dir.Sub("db");
+  so.durability = storage::Durability::kRelaxed;
+  so.background_compaction = false;
+  auto store = storage::Store::Open(so);
+  EXPECT_TRUE(store.ok());
+  if (!store.ok()) return 0;
+  CollectionOptions co;
+  co.store = store->get();
+  // PQ trains at 10 000 vectors and int8 at 4 096 by default; the reduced slow-build sets
+  // train at half their size.
+  co.pq_train_rows = std::min(co.pq_train_rows, ds.n / 2);
+  co.int8_train_rows = std::min(co.int8_train_rows, ds.n / 2);
+  if (const char* env = std::getenv("SKEG_RERANK_MULT")) {
+    const size_t m = std::strtoul(env, nullptr, 10);
+    co.rerank_int8 = co.rerank_binary = co.rerank_tq1 = co.rerank_tq2 = co.rerank_tq4 =
+        co.rerank_pq = m;
+  }
+  auto c = Collection::Open(co);
+  EXPECT_TRUE(c.ok());
+  if (!c.ok()) return 0;
+  IndexSpec spec;
+  spec.name = "r";
+  spec.dim = static_cast<uint32_t>(ds.d);
+  spec.kind = kind;
+  EXPECT_TRUE((*c)->Create(spec).ok());
+  std::vector<VectorWrite> batch;
+  for (size_t i = 0; i < ds.n; ++i) {
+    batch.push_back({i, std::span<const float>(ds.base.data() + i * ds.d, ds.d), "", {}});
+    if (batch.size() == 1000 || i + 1 == ds.n) {
+      EXPECT_TRUE((*c)->Put("r", batch).ok());
+      batch.clear();
+    }
+  }
+  EXPECT_TRUE((*c)->Info("r")->trained);
+  size_t hits = 0;
+  SearchOptions opts;
+  opts.k = kK;
+  SearchResult res;
+  for (size_t qi = 0; qi < ds.nq; ++qi) {
+    EXPECT_TRUE(
+        (*c)->Search("r", std::span<const float>(ds.queries.data() + qi * ds.d, ds.d), opts, &res)
+            .ok());
+    for (const SearchHit& h : res.hits) {
+      hits += std::count(ds.truth[qi].begin(), ds.truth[qi].end(), h.id);
+    }
+  }
+  return static_cast<double>(hits) / static_cast<double>(ds.nq * kK);
+}
+
+void RunKinds(const Dataset& ds, const std::vector<std::pair<VectorKind, double>>& expectations) {
+  for (const auto& [kind, min_recall] : expectations) {
+    const auto start = std::chrono::steady_clock::now();
+    const double recall = MeasureRecall(ds, kind);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("flat recall@10 %s %s (n=%zu, %zu queries): %.4f [%.2f s]\n", ds.name.c_str(),
+                std::string(VectorKindName(kind)).c_str(), ds.n, ds.nq, recall, secs);
+    EXPECT_GE(recall, min_recall) << VectorKindName(kind) << " on " << ds.name;
+  }
+}
+
+TEST(CollectionRecallTest, Glove100Cosine) {
+  Dataset ds;
+  if (!Load("glove-100-cosine", kSlowBuild ? 5000 : 20000, &ds)) {
+    GTEST_SKIP() << "shared dataset glove-100-cosine not found";
+  }
+  RunKinds(ds, {{VectorKind::kF32, 1.0},
+                {VectorKind::kInt8, 0.99},
+                {VectorKind::kBinary, 0.74},
+                {VectorKind::kTq1, 0.95},
+                {VectorKind::kTq2, 0.99},
+                {VectorKind::kTq4, 0.99},
+                {VectorKind::kPq, 0.99}});
+}
+
+TEST(CollectionRecallTest, WordnetUse512Cosine) {
+  Dataset ds;
+  if (!Load("wordnet-use512-cosine", kSlowBuild ? 2500 : 10000, &ds)) {
+    GTEST_SKIP() << "shared dataset wordnet-use512-cosine not found";
+  }
+  RunKinds(ds, {{VectorKind::kF32, 1.0},
+                {VectorKind::kInt8, 0.99},
+                {VectorKind::kBinary, 0.99},
+                {VectorKind::kTq1, 0.99},
+                {VectorKind::kTq2, 0.99},
+                {VectorKind::kTq4, 0.99},
+                {VectorKind::kPq, 0.99}});
+}
+
+}  // namespace
+}  // namespace skeg::index
