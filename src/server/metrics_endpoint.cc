@@ -136,7 +136,8 @@ void RegisterStoreMetrics(telemetry::Registry* registry, const storage::Store* s
     bool monotonic;
   };
   static constexpr Figure kFigures[] = {
-      {"skeg_vlog_commit_groups_total", "Commit groups appended (one pwritev each; syncs are counted apart).",
+      {"skeg_vlog_commit_groups_total",
+       "Commit groups appended (one pwritev each; syncs are counted apart).",
        &storage::StoreStats::commit_groups, true},
       {"skeg_vlog_committed_batches_total", "Write batches committed.",
        &storage::StoreStats::committed_batches, true},
