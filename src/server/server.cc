@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -18,6 +19,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "index/distance/distance.h"
 #include "platform/cpu_features.h"
 #include "server/command/dispatcher.h"
 #include "server/command/engine.h"
@@ -376,8 +378,15 @@ Status Server::Impl::Start() {
   spdlog::info("{} {} starting (pid {}): {}", BinaryName(options_.binary), kSkegVersion, ::getpid(),
                options_.Summary());
   const platform::CpuFeatures& cpu = platform::DetectCpu();
-  spdlog::info("cpu: {} (simd level {})", cpu.ToString(),
-               platform::SimdLevelName(platform::BestSimdLevel(cpu)));
+  // The distance-kernel table is chosen once, here, before any thread uses it: the best level
+  // the CPU has, or a lower one named by SKEG_SIMD (scalar | avx2 | avx512).
+  const char* simd_override = std::getenv("SKEG_SIMD");
+  auto simd = platform::SelectSimdLevel(cpu, simd_override != nullptr ? simd_override : "");
+  if (!simd) return simd.error().WithContext("SKEG_SIMD");
+  SKEG_RETURN_IF_ERROR(index::SetSimdLevel(*simd).WithContext("SKEG_SIMD"));
+  spdlog::info("cpu: {}; distance kernels: {}", cpu.ToString(), index::ActiveSimdLevelName());
+  registry_.AddGauge("skeg_simd_level_info", "Active distance-kernel instruction set (value 1).",
+                     {{"level", std::string(index::ActiveSimdLevelName())}}, [] { return 1.0; });
   LogAllocator();
 
   // Signals are caught from here on: one arriving during recovery is handled right after it.

@@ -334,3 +334,25 @@ def test_explicit_metrics_port_taken_is_a_startup_error(tmp_path):
                                  f"127.0.0.1:{free_port()}", "--metrics-port", str(mport)])
     assert res.returncode != 0
     assert "--metrics-port" in res.stderr + res.stdout
+
+
+def test_simd_level_is_logged_exported_and_can_be_lowered(tmp_path, servers):
+    port, mport = free_port(), free_port()
+    env = clean_env()
+    env["SKEG_SIMD"] = "scalar"
+    s = servers("skeg-resp3", ["--data-dir", str(tmp_path / "d"), "--addr", f"127.0.0.1:{port}",
+                               "--metrics-port", str(mport)], env=env)
+    s.wait_listening(port)
+    assert "distance kernels: scalar" in s.log()
+    assert metric(scrape(mport), 'skeg_simd_level_info{level="scalar"}') == 1
+    assert s.stop() == 0
+
+
+def test_unknown_simd_level_is_a_startup_error(tmp_path):
+    env = clean_env()
+    env["SKEG_SIMD"] = "sse9"
+    res = subprocess.run([binary("skeg-resp3"), "--data-dir", str(tmp_path / "d"), "--addr",
+                          f"127.0.0.1:{free_port()}", "--metrics-port", "0"],
+                         capture_output=True, text=True, timeout=10, env=env)
+    assert res.returncode != 0
+    assert "SKEG_SIMD" in res.stderr + res.stdout
