@@ -126,16 +126,36 @@ void RegisterProcessMetrics(telemetry::Registry* registry) {
                      [] { return static_cast<double>(telemetry::CountOpenFds()); });
 }
 
+namespace {
+
+// One metric read from a field of a component's stats struct at every scrape.
+template <typename Stats>
+struct StatFigure {
+  const char* name;
+  const char* help;
+  uint64_t Stats::*field;
+  bool monotonic;  // exposed as a counter, else as a gauge
+};
+
+// Registers every figure as a live callback over `read_stats()` (called at scrape time).
+template <typename Stats, size_t N, typename ReadStats>
+void RegisterStatFigures(telemetry::Registry* registry, const StatFigure<Stats> (&figures)[N],
+                         ReadStats read_stats) {
+  for (const StatFigure<Stats>& f : figures) {
+    auto read = [read_stats, field = f.field] { return static_cast<double>(read_stats().*field); };
+    if (f.monotonic) {
+      registry->AddCounterCallback(f.name, f.help, {}, read);
+    } else {
+      registry->AddGauge(f.name, f.help, {}, read);
+    }
+  }
+}
+
+}  // namespace
+
 void RegisterStoreMetrics(telemetry::Registry* registry, const storage::Store* store) {
   SKEG_CHECK(store != nullptr);
-  using Field = uint64_t storage::StoreStats::*;
-  struct Figure {
-    const char* name;
-    const char* help;
-    Field field;
-    bool monotonic;
-  };
-  static constexpr Figure kFigures[] = {
+  static constexpr StatFigure<storage::StoreStats> kFigures[] = {
       {"skeg_vlog_commit_groups_total",
        "Commit groups appended (one pwritev each; syncs are counted apart).",
        &storage::StoreStats::commit_groups, true},
@@ -160,14 +180,7 @@ void RegisterStoreMetrics(telemetry::Registry* registry, const storage::Store* s
       {"skeg_vlog_live_bytes", "Bytes of value-log records still referenced.",
        &storage::StoreStats::live_bytes, false},
   };
-  for (const Figure& f : kFigures) {
-    auto read = [store, field = f.field] { return static_cast<double>(store->stats().*field); };
-    if (f.monotonic) {
-      registry->AddCounterCallback(f.name, f.help, {}, read);
-    } else {
-      registry->AddGauge(f.name, f.help, {}, read);
-    }
-  }
+  RegisterStatFigures(registry, kFigures, [store] { return store->stats(); });
   registry->AddCounterCallback(
       "skeg_vlog_sync_seconds_total", "Time spent in fsync/fdatasync on the value log.", {},
       [store] { return static_cast<double>(store->stats().sync_nanos) / 1e9; });
@@ -175,14 +188,7 @@ void RegisterStoreMetrics(telemetry::Registry* registry, const storage::Store* s
 
 void RegisterCacheMetrics(telemetry::Registry* registry, const storage::PageCache* cache) {
   SKEG_CHECK(cache != nullptr);
-  using Field = uint64_t storage::PageCache::Stats::*;
-  struct Figure {
-    const char* name;
-    const char* help;
-    Field field;
-    bool monotonic;
-  };
-  static constexpr Figure kFigures[] = {
+  static constexpr StatFigure<storage::PageCache::Stats> kFigures[] = {
       {"skeg_cache_hits_total", "Page-cache lookups that found the page.",
        &storage::PageCache::Stats::hits, true},
       {"skeg_cache_misses_total", "Page-cache lookups that read from disk.",
@@ -198,14 +204,7 @@ void RegisterCacheMetrics(telemetry::Registry* registry, const storage::PageCach
       {"skeg_cache_pages", "Pages held by the page cache.", &storage::PageCache::Stats::pages,
        false},
   };
-  for (const Figure& f : kFigures) {
-    auto read = [cache, field = f.field] { return static_cast<double>(cache->stats().*field); };
-    if (f.monotonic) {
-      registry->AddCounterCallback(f.name, f.help, {}, read);
-    } else {
-      registry->AddGauge(f.name, f.help, {}, read);
-    }
-  }
+  RegisterStatFigures(registry, kFigures, [cache] { return cache->stats(); });
 }
 
 }  // namespace skeg::server
