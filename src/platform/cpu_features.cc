@@ -7,6 +7,8 @@
 #include <cctype>
 #include <string>
 
+#include "common/ascii.h"
+
 namespace skeg::platform {
 namespace {
 
@@ -59,17 +61,6 @@ CpuFeatures Detect() {
 CpuFeatures Detect() { return CpuFeatures{}; }
 
 #endif
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 

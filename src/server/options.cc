@@ -1,4 +1,3 @@
-
 #include "server/options.h"
 
 #include <unistd.h>
@@ -18,19 +17,10 @@
 #include <asio/ip/address.hpp>
 #include <fmt/format.h>
 
+#include "common/ascii.h"
+
 namespace skeg::server {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 Result<uint64_t> ParseUint(std::string_view text, std::string_view what) {
   uint64_t value = 0;

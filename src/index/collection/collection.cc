@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/ascii.h"
 #include "index/collection/records.h"
 
 namespace skeg::index {
@@ -25,15 +26,6 @@ constexpr uint64_t kRecordOverheadBytes =
 
 constexpr std::string_view kKindNames[] = {"f32", "int8", "binary", "tq1", "tq2", "tq4", "pq"};
 constexpr std::string_view kBackendNames[] = {"flat", "disk"};
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||

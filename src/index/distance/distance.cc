@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/ascii.h"
 #include "index/distance/internal/kernel_tables.h"
 
 namespace skeg::index {
@@ -35,15 +36,6 @@ ActiveTable& Active() {
     return t;
   }();
   return table;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    if (x != b[i]) return false;
-  }
-  return true;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "common/ascii.h"
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "index/quant/internal/kinds.h"
@@ -24,15 +25,6 @@ namespace {
 constexpr uint32_t kMagic = 0x5a514b53;
 constexpr uint16_t kVersion = 1;
 constexpr size_t kHeaderBytes = 16;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    if (x != b[i]) return false;
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -7,12 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/ascii.h"
+
 namespace skeg::server {
 
-// ASCII case-insensitive equality (command names, option keywords).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-// Lower-cased ASCII copy.
-std::string AsciiLower(std::string_view s);
 std::string AsciiUpper(std::string_view s);
 
 // Redis string2ll: optional '-', no '+', no blanks, no leading zeros ("0" alone is fine, "-0"
