@@ -1,4 +1,5 @@
-// The committer thread: group commit, the key-directory writer, segment rolls, checkpoints.
+// Group commit (the leader, called "the committer" in comments, is whichever writer leads the
+// current group), the syncer thread, the key-directory writer, segment rolls, checkpoints.
 #include <algorithm>
 #include <chrono>
 

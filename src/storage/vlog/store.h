@@ -188,7 +188,7 @@ class Store {
  public:
   // Opens (or creates) the store in options.data_dir: takes the directory lock, reads the
   // MANIFEST, loads the key-directory checkpoint, replays the log after it, truncates a torn
-  // tail of the last segment, and starts the committer (and compactor) threads.
+  // tail of the last segment, and starts the syncer (and compactor) threads.
   // Errors: kBusy when another process holds the lock (message names its pid and addresses);
   // kCorruption naming file and offset for damage anywhere but the tail of the last segment;
   // kNotFound when the directory has no store and !create_if_missing; kIOError.

@@ -5,7 +5,8 @@
 //     and of every field marked "committer". Every write, checkpoint, sync and relocation is a
 //     Request on queue_; the writer whose request is at the front, when no group is in flight,
 //     becomes the leader and commits the group on its own thread (one leader at a time, handed
-//     over through queue_mu_, which also orders the leaders' memory accesses).
+//     over through queue_mu_, which also orders the leaders' memory accesses). "The committer"
+//     in comments means the current leader.
 //   - Readers (Get, ForEachKey) use KeyDir's reader API and the segment table under
 //     segments_mu_ (shared), holding a shared_ptr<Segment> while they read, so a segment
 //     dropped by compaction stays readable until they finish.
