@@ -59,8 +59,12 @@ class Server:
                                      stderr=subprocess.STDOUT, env=env or clean_env())
 
     def log(self):
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
 
     def wait_listening(self, port):
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -73,13 +77,17 @@ class Server:
         pytest.fail(f"server did not listen on {port}:\n{self.log()}")
 
     def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
+        """Sends `sig` (if still running) and returns the exit code; closes the log."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout=STOP_TIMEOUT_S)
+            rc = self.proc.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             pytest.fail(f"server ignored {sig!r}:\n{self.log()}")
+        self._log.close()
+        return rc
 
     def close(self):
         if self.proc.poll() is None:

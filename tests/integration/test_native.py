@@ -13,7 +13,6 @@ import random
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -25,69 +24,28 @@ sys.path.insert(0, str(ROOT / "clients" / "python"))
 
 import skeg  # noqa: E402
 from skeg import protocol as P  # noqa: E402
+from test_binaries import Server as Process, free_port  # noqa: E402
 
-BIN_DIR = pathlib.Path(os.environ.get("SKEG_BIN_DIR", ROOT / "build" / "release" / "bin"))
-START_TIMEOUT_S = 15
 MAX_PAYLOAD = 16 << 20
 HEADER = struct.Struct("<HBBIQII")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-class Server:
+class Server(Process):
     """One `skeg` process serving native (and RESP when asked) on free ports."""
 
     def __init__(self, tmp_path, *extra, data_dir=None, resp=False):
-        path = BIN_DIR / "skeg"
-        if not path.exists():
-            pytest.skip(f"{path} not built (set SKEG_BIN_DIR)")
         self.data_dir = data_dir or (tmp_path / "data")
         self.port = free_port()
         self.resp_port = free_port() if resp else None
-        self.log_path = tmp_path / f"skeg-{time.monotonic_ns()}.log"
-        self._log = open(self.log_path, "wb")
-        args = [str(path), "--data-dir", str(self.data_dir), "--addr", f"127.0.0.1:{self.port}",
-                "--resp-addr", f"127.0.0.1:{self.resp_port}" if resp else "off",
-                "--metrics-port", "0", *extra]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SKEG_")}
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"skeg exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.proc.kill()
-                    pytest.fail(f"skeg did not listen:\n{self.log()}")
-                time.sleep(0.05)
-
-    def log(self):
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
+        super().__init__(tmp_path, "skeg", [
+            "--data-dir", str(self.data_dir), "--addr", f"127.0.0.1:{self.port}",
+            "--resp-addr", f"127.0.0.1:{self.resp_port}" if resp else "off",
+            "--metrics-port", "0", *extra])  # fmt: skip
+        self.wait_listening(self.port)
 
     def client(self, **kw):
         return skeg.Client("127.0.0.1", self.port, **kw)
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self._log.close()
-        return rc
 
 
 @pytest.fixture

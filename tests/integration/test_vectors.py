@@ -11,12 +11,9 @@ The binaries are found in $SKEG_BIN_DIR (default: build/release/bin under the so
 
 import os
 import pathlib
-import signal
 import socket
 import struct
-import subprocess
 import sys
-import time
 
 import pytest
 import redis
@@ -25,18 +22,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "clients" / "python"))
 
 import skeg  # noqa: E402
+from test_binaries import Server as Process, free_port  # noqa: E402
 
-BIN_DIR = pathlib.Path(os.environ.get("SKEG_BIN_DIR", ROOT / "build" / "release" / "bin"))
 DATA = pathlib.Path(os.environ.get("SKEG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 ROWS = 5000
 QUERIES = 30
-START_TIMEOUT_S = 30
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_fvecs(path, max_rows):
@@ -55,37 +46,16 @@ def f32(vec):
     return struct.pack(f"<{len(vec)}f", *vec)
 
 
-class Server:
+class Server(Process):
     """One `skeg` process serving native and RESP on free ports over `data_dir`."""
 
     def __init__(self, tmp_path, data_dir):
-        path = BIN_DIR / "skeg"
-        if not path.exists():
-            pytest.skip(f"{path} not built (set SKEG_BIN_DIR)")
         self.port = free_port()
         self.resp_port = free_port()
-        self.log_path = tmp_path / f"skeg-{time.monotonic_ns()}.log"
-        self._log = open(self.log_path, "wb")
-        args = [str(path), "--data-dir", str(data_dir), "--addr", f"127.0.0.1:{self.port}",
-                "--resp-addr", f"127.0.0.1:{self.resp_port}", "--metrics-port", "0"]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SKEG_")}
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"skeg exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.resp_port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.proc.kill()
-                    pytest.fail(f"skeg did not listen:\n{self.log()}")
-                time.sleep(0.05)
-
-    def log(self):
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
+        super().__init__(tmp_path, "skeg", [
+            "--data-dir", str(data_dir), "--addr", f"127.0.0.1:{self.port}",
+            "--resp-addr", f"127.0.0.1:{self.resp_port}", "--metrics-port", "0"])  # fmt: skip
+        self.wait_listening(self.resp_port)
 
     def redis(self):
         return redis.Redis(host="127.0.0.1", port=self.resp_port)
@@ -94,9 +64,7 @@ class Server:
         return skeg.Client("127.0.0.1", self.port)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=30) == 0, self.log()
-        self._log.close()
+        assert super().stop() == 0, self.log()
 
 
 @pytest.fixture
@@ -113,9 +81,7 @@ def glove():
 def server(tmp_path):
     s = Server(tmp_path, tmp_path / "data")
     yield s
-    if s.proc.poll() is None:
-        s.proc.kill()
-        s.proc.wait()
+    s.close()
 
 
 def search_all(r, nc, queries):

@@ -14,8 +14,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -23,6 +21,7 @@
 
 #include "index/collection/collection.h"
 #include "storage/vlog/store.h"
+#include "testing/datasets.h"
 #include "testing/temp_dir.h"
 
 namespace skeg::index {
@@ -36,60 +35,11 @@ constexpr bool kSlowBuild = false;
 #endif
 constexpr size_t kQueries = kSlowBuild ? 50 : 200;
 
-bool ReadFvecs(const std::string& path, size_t max_rows, std::vector<float>* out, size_t* dim) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  out->clear();
-  *dim = 0;
-  for (size_t r = 0; r < max_rows; ++r) {
-    int32_t d = 0;
-    if (!f.read(reinterpret_cast<char*>(&d), 4)) break;
-    if (d <= 0 || (*dim != 0 && static_cast<size_t>(d) != *dim)) return false;
-    *dim = static_cast<size_t>(d);
-    const size_t at = out->size();
-    out->resize(at + *dim);
-    if (!f.read(reinterpret_cast<char*>(out->data() + at),
-                static_cast<std::streamsize>(*dim * sizeof(float)))) {
-      return false;
-    }
-  }
-  return !out->empty();
-}
+using Dataset = skeg::testing::CosineDataset;
 
-struct Dataset {
-  std::string name;
-  size_t d = 0, n = 0, nq = 0;
-  std::vector<float> base, queries;
-  std::vector<std::vector<uint64_t>> truth;
-};
-
+// The first max_base rows of `name`, truth by brute force over them. False when missing.
 bool Load(const std::string& name, size_t max_base, Dataset* ds) {
-  const std::string root = skeg::testing::SharedDataDir();
-  if (root.empty()) return false;
-  size_t dq = 0;
-  if (!ReadFvecs(root + "/" + name + "/base.fvecs", max_base, &ds->base, &ds->d) ||
-      !ReadFvecs(root + "/" + name + "/query.fvecs", kQueries, &ds->queries, &dq) || dq != ds->d) {
-    return false;
-  }
-  ds->name = name;
-  ds->n = ds->base.size() / ds->d;
-  ds->nq = ds->queries.size() / ds->d;
-  std::vector<float> unit = ds->base;
-  for (size_t i = 0; i < ds->n; ++i) NormalizeF32(unit.data() + i * ds->d, ds->d);
-  std::vector<float> q(ds->d);
-  std::vector<std::pair<float, uint64_t>> scored(ds->n);
-  for (size_t qi = 0; qi < ds->nq; ++qi) {
-    std::copy_n(ds->queries.begin() + static_cast<long>(qi * ds->d), ds->d, q.begin());
-    NormalizeF32(q.data(), ds->d);
-    for (size_t i = 0; i < ds->n; ++i) {
-      scored[i] = {-Kernels().dot_f32(q.data(), unit.data() + i * ds->d, ds->d), i};
-    }
-    std::partial_sort(scored.begin(), scored.begin() + kK, scored.end());
-    std::vector<uint64_t> top(kK);
-    for (size_t i = 0; i < kK; ++i) top[i] = scored[i].second;
-    ds->truth.push_back(std::move(top));
-  }
-  return true;
+  return skeg::testing::LoadCosineDataset(name, max_base, kQueries, kK, /*use_gt=*/false, ds);
 }
 
 double MeasureRecall(const Dataset& ds, VectorKind kind) {

@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -22,7 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "index/quant/quantizer.h"
-#include "testing/temp_dir.h"
+#include "testing/datasets.h"
 
 namespace skeg::index {
 namespace {
@@ -45,38 +44,9 @@ size_t Candidates() {
   return static_cast<size_t>(mult > 0 ? mult : 10) * kK;
 }
 
-// Reads up to max_rows rows of a texmex .fvecs / .ivecs file (per row: int32 d, then d values).
-// Returns false (and leaves the outputs empty) when the file cannot be read or is malformed.
-template <typename T>
-bool ReadVecs(const std::string& path, size_t max_rows, std::vector<T>* out, size_t* dim) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  out->clear();
-  *dim = 0;
-  for (size_t r = 0; r < max_rows; ++r) {
-    int32_t d = 0;
-    if (!f.read(reinterpret_cast<char*>(&d), 4)) break;
-    if (d <= 0 || (*dim != 0 && static_cast<size_t>(d) != *dim)) return false;
-    *dim = static_cast<size_t>(d);
-    const size_t at = out->size();
-    out->resize(at + *dim);
-    if (!f.read(reinterpret_cast<char*>(out->data() + at),
-                static_cast<std::streamsize>(*dim * sizeof(T)))) {
-      return false;
-    }
-  }
-  return !out->empty();
-}
-
-struct Dataset {
-  std::string name;
-  size_t d = 0;
-  size_t n = 0;
-  size_t nq = 0;
-  std::vector<float> base;                   // n x d, raw
-  std::vector<float> base_unit;              // n x d, normalised (exact re-rank)
-  std::vector<float> queries;                // nq x d, raw
-  std::vector<std::vector<uint32_t>> truth;  // nq x kK
+// The shared dataset plus L2-normalised rows for the exact re-rank.
+struct Dataset : skeg::testing::CosineDataset {
+  std::vector<float> base_unit;  // n x d
 };
 
 void Normalize(std::vector<float>* v, size_t d) {
@@ -97,41 +67,11 @@ std::vector<uint32_t> ExactTopK(const Dataset& ds, const float* q_unit, const ui
   return out;
 }
 
-// Loads `dir` with at most max_base rows and nq queries; truth from gt.ivecs when it covers the
-// whole base (use_gt), else by brute force. Returns false when the data is missing.
+// Loads `name` (truth from gt.ivecs when use_gt, else by brute force). False when missing.
 bool LoadDataset(const std::string& name, size_t max_base, size_t nq, bool use_gt, Dataset* ds) {
-  const std::string root = skeg::testing::SharedDataDir();
-  if (root.empty()) return false;
-  const std::string dir = root + "/" + name;
-  size_t dq = 0;
-  if (!ReadVecs(dir + "/base.fvecs", max_base, &ds->base, &ds->d) ||
-      !ReadVecs(dir + "/query.fvecs", nq, &ds->queries, &dq) || dq != ds->d) {
-    return false;
-  }
-  ds->name = name;
-  ds->n = ds->base.size() / ds->d;
-  ds->nq = ds->queries.size() / ds->d;
+  if (!skeg::testing::LoadCosineDataset(name, max_base, nq, kK, use_gt, ds)) return false;
   ds->base_unit = ds->base;
   Normalize(&ds->base_unit, ds->d);
-  if (use_gt) {
-    std::vector<int32_t> gt;
-    size_t gk = 0;
-    if (!ReadVecs(dir + "/gt.ivecs", nq, &gt, &gk) || gk < kK) return false;
-    for (size_t q = 0; q < ds->nq; ++q) {
-      ds->truth.emplace_back(gt.begin() + static_cast<long>(q * gk),
-                             gt.begin() + static_cast<long>(q * gk + kK));
-    }
-  } else {
-    std::vector<uint32_t> all(ds->n);
-    std::iota(all.begin(), all.end(), 0u);
-    std::vector<float> q_unit(ds->d);
-    for (size_t q = 0; q < ds->nq; ++q) {
-      std::copy(ds->queries.begin() + static_cast<long>(q * ds->d),
-                ds->queries.begin() + static_cast<long>((q + 1) * ds->d), q_unit.begin());
-      NormalizeF32(q_unit.data(), ds->d);
-      ds->truth.push_back(ExactTopK(*ds, q_unit.data(), all.data(), ds->n, kK));
-    }
-  }
   return true;
 }
 
