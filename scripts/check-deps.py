@@ -23,21 +23,25 @@ ALLOWED = {
     "index/quant": {"common", "platform", "index/distance"},
     "index/filter": {"common"},
     "index/flat": {"common", "platform", "index/distance", "index/quant", "index/filter"},
+    "index/vamana": {"common", "platform", "storage/cache", "index/distance", "index/quant",
+                     "index/filter"},
     "index/collection": {"common", "platform", "storage/cache", "storage/keydir", "storage/vlog",
-                         "index/distance", "index/quant", "index/filter", "index/flat"},
+                         "index/distance", "index/quant", "index/filter", "index/flat",
+                         "index/vamana"},
     "protocol": {"common"},
     "telemetry": {"common"},
     # server is the only module that sees everything.
     "server": {"common", "platform", "storage/cache", "storage/keydir", "storage/vlog", "protocol",
                "telemetry", "index/distance", "index/quant", "index/filter", "index/flat",
-               "index/collection"},
+               "index/vamana", "index/collection"},
     # non-src code
     "tests/testing": {"common", "platform"},
     "tests/fuzz": {"common", "protocol", "index/filter"},
     "clients/cpp": {"common", "protocol"},
     "bench": {"common", "platform", "storage/cache", "storage/keydir", "storage/vlog", "protocol",
               "telemetry",
-              "index/distance", "index/quant", "index/filter", "index/flat", "index/collection"},
+              "index/distance", "index/quant", "index/filter", "index/flat", "index/vamana",
+              "index/collection"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
