@@ -568,3 +568,12 @@ Status Collection::Search(std::string_view name, std::span<const float> query,
 }
 
 }  // namespace skeg::index
+
+namespace skeg::index {
+// Integration in progress (issue 6): replaced by the disk backend.
+Status Collection::BulkLoad(std::string_view, const vamana::RowSource&, std::span<const uint64_t>,
+                            const BulkLoadOptions&) {
+  return Status::NotSupported("disk backend not built yet");
+}
+Status Collection::Consolidate(std::string_view name) { return Find(name).status(); }
+}  // namespace skeg::index

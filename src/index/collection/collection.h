@@ -55,6 +55,9 @@
 #include "index/filter/filter.h"
 #include "index/flat/flat.h"
 #include "index/quant/quantizer.h"
+#include "index/vamana/graph.h"
+#include "platform/env.h"
+#include "storage/cache/page_cache.h"
 #include "storage/vlog/store.h"
 
 namespace skeg::index {
@@ -134,6 +137,10 @@ struct SearchOptions {
   uint64_t range_lo = 0;
   uint64_t range_hi = 0;
   bool with_payload = false;
+  // Disk backend: the beam search's list size (0: CollectionOptions::l_search) and beam width
+  // (0: CollectionOptions::beam_width). Flat indexes ignore both.
+  uint32_t l_search = 0;
+  uint32_t beam_width = 0;
 };
 
 struct SearchResult {
@@ -159,7 +166,32 @@ struct CollectionOptions {
   size_t rerank_tq4 = 10;
   size_t rerank_pq = 20;
 
+  // ---- disk backend (Vamana on SSD) ----
+  platform::Env* env = nullptr;       // null: platform::Env::Default()
+  std::string index_dir;              // DIR/indexes; one subdirectory per disk index
+  storage::PageCache* cache = nullptr;  // the server's page cache (null: uncached reads)
+  bool direct_io = true;              // O_DIRECT index reads where the filesystem allows
+  bool prefer_io_uring = true;        // batch reads through io_uring when available
+  // Navigation code of disk indexes created with kind f32 (the server's --tier).
+  QuantKind default_tier = QuantKind::kTq2;
+  uint64_t build_memory_bytes = 0;    // 0: the builder's default (vamana::BuildParams)
+  uint32_t build_threads = 0;         // 0: all cores
+  uint32_t l_search = 100;            // default beam-search list size
+  uint32_t beam_width = 4;            // default beam width W
+  // The in-RAM delta of unmerged inserts: a background merge starts when it holds this many
+  // bytes; writers wait while it holds twice as many (the bound on its RAM).
+  uint64_t delta_merge_bytes = 16u << 20;
+  // Start the background merge thread (tests turn it off and call Consolidate()).
+  bool background_merge = true;
+  // Read-only (serve mode): no merge thread, no training writes, writes are refused.
+  bool read_only = false;
+
   Status Validate() const;
+};
+
+// Options of Collection::BulkLoad (the offline builder, `skeg build`).
+struct BulkLoadOptions {
+  vamana::ProgressFn progress;  // build and write progress; may be null
 };
 
 // What Open() found (logged by the server).
@@ -205,6 +237,19 @@ class Collection {
   // 1..kMaxSearchK), storage errors.
   [[nodiscard]] Status Search(std::string_view name, std::span<const float> query,
                               const SearchOptions& options, SearchResult* out) const;
+
+  // Builds the first graph version of an empty disk index from `rows` in one pass (no value-log
+  // records, no delta): ids[i] is the id of row i (empty: ids 0..n-1; must be distinct). Used by
+  // `skeg build`. Uses the options' build memory budget and threads. Errors: kNotFound,
+  // kInvalidArgument (not a disk index, not empty, dim mismatch, duplicate ids, non-finite
+  // components), storage errors.
+  [[nodiscard]] Status BulkLoad(std::string_view name, const vamana::RowSource& rows,
+                                std::span<const uint64_t> ids, const BulkLoadOptions& options);
+
+  // Disk indexes: merges the pending inserts and deletes into a new graph version now
+  // (SKEG.VINDEX.CONSOLIDATE); returns when the new version is visible. Flat indexes: no-op.
+  // Errors: kNotFound, storage errors.
+  [[nodiscard]] Status Consolidate(std::string_view name);
 
   // Checks `vec` against the index's dimension and for NaN/Inf (the Put/Search checks, for
   // callers that want to fail before doing other work). Errors: as Put.
