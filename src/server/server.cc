@@ -36,6 +36,23 @@ extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp
 namespace skeg::server {
 namespace {
 
+// The navigation code of disk indexes created with kind f32 (--tier).
+index::QuantKind TierQuantKind(const TierSpec& tier) {
+  switch (tier.kind) {
+    case TierSpec::Kind::kInt8:
+      return index::QuantKind::kInt8;
+    case TierSpec::Kind::kTq1:
+      return index::QuantKind::kTq1;
+    case TierSpec::Kind::kTq2:
+      return index::QuantKind::kTq2;
+    case TierSpec::Kind::kTq4:
+      return index::QuantKind::kTq4;
+    case TierSpec::Kind::kPq:
+      return index::QuantKind::kPq;
+  }
+  return index::QuantKind::kTq2;
+}
+
 using asio::ip::tcp;
 
 // How long shutdown waits for connections to finish their in-flight requests before the
@@ -426,7 +443,19 @@ Status Server::Impl::Start() {
 
 // Rebuilds the vector indexes from the value log before any listener is bound.
 Status Server::Impl::OpenVectors() {
-  SKEG_RETURN_IF_ERROR(engine_->OpenVectors());
+  index::CollectionOptions co;
+  co.index_dir = options_.data_dir + "/indexes";
+  co.cache = page_cache_.get();
+  co.direct_io = options_.io == IoMode::kDirect;
+  // SKEG_IO_URING=off forces the pread backend for index reads (diagnostics, comparisons).
+  if (const char* uring = std::getenv("SKEG_IO_URING");
+      uring != nullptr && (std::string_view(uring) == "off" || std::string_view(uring) == "0")) {
+    co.prefer_io_uring = false;
+  }
+  co.default_tier = TierQuantKind(options_.tier);
+  co.build_memory_bytes = options_.build_memory_bytes;
+  co.read_only = options_.mode == ServerMode::kServe;
+  SKEG_RETURN_IF_ERROR(engine_->OpenVectors(co));
   const index::CollectionOpenInfo& info = engine_->vectors()->open_info();
   spdlog::info(
       "vector indexes: {} opened, {} vectors in {:.3f} s ({:.0f} vectors/s); {} trained at "

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/ascii.h"
+#include "index/collection/disk_backend.h"
 #include "index/collection/records.h"
 
 namespace skeg::index {
@@ -44,35 +45,6 @@ QuantizerParams ParamsFor(const CollectionOptions& o) {
   return p;
 }
 
-// Reads vector records of one index from the value log for the re-rank.
-class RecordSource final : public VectorSource {
- public:
-  RecordSource(const storage::Store* store, uint64_t index_id, uint32_t dim)
-      : store_(store), index_id_(index_id), dim_(dim) {}
-
-  Result<bool> Fetch(uint64_t id, float* vec, FetchedRecord* rec) const override {
-    char key[records::kVectorKeyBytes];
-    records::VectorKey(index_id_, id, key);
-    Result<storage::ReadResult> r =
-        store_->Get(std::string_view(key, sizeof(key)), KeySpace::kVector);
-    if (!r.ok()) {
-      if (r.status().IsNotFound()) return false;
-      return r.status();
-    }
-    rec->bytes = std::move(r->value);
-    SKEG_ASSIGN_OR_RETURN(records::VectorView v, records::DecodeVector(rec->bytes, dim_));
-    std::memcpy(vec, v.vec, size_t{dim_} * sizeof(float));
-    rec->payload = v.payload;
-    rec->attr = v.attr;
-    return true;
-  }
-
- private:
-  const storage::Store* const store_;
-  const uint64_t index_id_;
-  const uint32_t dim_;
-};
-
 }  // namespace
 
 // One index. `flat` and `source` are internally synchronized; `write_mu` serializes writers
@@ -82,7 +54,8 @@ struct Collection::Index {
   uint64_t index_id = 0;
   size_t train_rows = 0;  // 0: the kind needs no training
   std::unique_ptr<FlatIndex> flat;
-  std::unique_ptr<RecordSource> source;
+  std::unique_ptr<VectorSource> source;
+  std::unique_ptr<DiskBackend> disk;  // backend disk: everything above is unused but `spec`
   std::mutex write_mu;
   bool dropped = false;  // guarded by write_mu
   std::atomic<bool> training{false};
@@ -167,13 +140,26 @@ Status CollectionOptions::Validate() const {
 // ---- open --------------------------------------------------------------------------------
 
 Collection::Collection(const CollectionOptions& options) : options_(options) {}
-Collection::~Collection() = default;
+Collection::~Collection() {
+  if (merger_.joinable()) {
+    {
+      std::lock_guard lock(merge_mu_);
+      merge_stop_ = true;
+    }
+    merge_cv_.notify_all();
+    merger_.join();
+  }
+}
 
 Result<std::unique_ptr<Collection>> Collection::Open(const CollectionOptions& options) {
   SKEG_RETURN_IF_ERROR(options.Validate());
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<Collection> c(new Collection(options));
   SKEG_RETURN_IF_ERROR(c->Load());
+  if (options.background_merge && !options.read_only) {
+    Collection* raw = c.get();
+    c->merger_ = std::thread([raw] { raw->MergeLoop(); });
+  }
   c->open_info_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return c;
@@ -184,11 +170,37 @@ Result<uint32_t> Collection::Write(const WriteBatch& batch) const {
   return options_.store->Write(batch);
 }
 
-std::shared_ptr<Collection::Index> Collection::MakeIndex(
-    const IndexSpec& spec, uint64_t index_id, std::unique_ptr<Quantizer> quantizer) const {
+Result<std::shared_ptr<Collection::Index>> Collection::MakeIndex(
+    const IndexSpec& spec, uint64_t index_id, std::unique_ptr<Quantizer> quantizer,
+    uint64_t graph_version) {
   auto idx = std::make_shared<Index>();
   idx->spec = spec;
   idx->index_id = index_id;
+  if (spec.backend == Backend::kDisk) {
+    DiskBackendConfig c;
+    c.store = options_.store;
+    c.write = [this](const WriteBatch& batch) { return Write(batch); };
+    c.env = options_.env != nullptr ? options_.env : platform::Env::Default();
+    c.dir = options_.index_dir + "/" + std::to_string(index_id);
+    c.disk.cache = options_.cache;
+    c.disk.direct_io = options_.direct_io;
+    c.disk.prefer_io_uring = options_.prefer_io_uring;
+    c.build.degree = spec.m;
+    c.build.build_list = std::max(spec.ef_construction, spec.m);
+    c.build.alpha = spec.alpha;
+    c.build.threads = options_.build_threads;
+    c.build.build_memory_bytes = options_.build_memory_bytes;
+    c.l_search = options_.l_search;
+    c.beam_width = options_.beam_width;
+    c.delta_merge_bytes = options_.delta_merge_bytes;
+    c.nav_kind = options_.default_tier;
+    c.quantizer_params = ParamsFor(options_);
+    c.read_only = options_.read_only;
+    SKEG_ASSIGN_OR_RETURN(idx->disk,
+                          DiskBackend::Open(std::move(c), spec, index_id, graph_version));
+    idx->disk->set_merge_hint([this] { WakeMerger(); });
+    return idx;
+  }
   size_t rerank = 1;
   switch (spec.kind) {
     case VectorKind::kF32:
@@ -215,8 +227,39 @@ std::shared_ptr<Collection::Index> Collection::MakeIndex(
       break;
   }
   idx->flat = std::make_unique<FlatIndex>(spec.dim, spec.metric, std::move(quantizer), rerank);
-  idx->source = std::make_unique<RecordSource>(options_.store, index_id, spec.dim);
+  idx->source = records::NewRecordSource(options_.store, index_id, spec.dim);
   return idx;
+}
+
+// ---- background merges -------------------------------------------------------------------
+
+void Collection::WakeMerger() {
+  {
+    std::lock_guard lock(merge_mu_);
+    merge_wanted_ = true;
+  }
+  merge_cv_.notify_one();
+}
+
+void Collection::MergeLoop() {
+  std::unique_lock lock(merge_mu_);
+  while (!merge_stop_) {
+    merge_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return merge_stop_ || merge_wanted_; });
+    if (merge_stop_) break;
+    merge_wanted_ = false;
+    lock.unlock();
+    std::vector<std::shared_ptr<Index>> disk;
+    {
+      std::shared_lock indexes(mu_);
+      for (const auto& [name, idx] : indexes_) {
+        if (idx->disk && idx->disk->NeedsMerge()) disk.push_back(idx);
+      }
+    }
+    // A failed merge is kept by the backend (Info, and writers once the delta is full) and
+    // retried on the next round.
+    for (const auto& idx : disk) idx->disk->Merge().IgnoreError();
+    lock.lock();
+  }
 }
 
 Status Collection::Load() {
@@ -248,7 +291,8 @@ Status Collection::Load() {
                                   "': quantizer does not match the index");
       }
     }
-    std::shared_ptr<Index> idx = MakeIndex(e.spec, e.index_id, std::move(q));
+    SKEG_ASSIGN_OR_RETURN(std::shared_ptr<Index> idx,
+                          MakeIndex(e.spec, e.index_id, std::move(q), e.graph_version));
     next_index_id_ = std::max(next_index_id_, e.index_id + 1);
     by_id[e.index_id] = idx;
     indexes_[e.spec.name] = std::move(idx);
@@ -285,12 +329,20 @@ Status Collection::Load() {
       if (r.status().IsNotFound()) continue;
       SKEG_RETURN_IF_ERROR(r.status());
       SKEG_ASSIGN_OR_RETURN(records::VectorView v, records::DecodeVector(r->value, idx.spec.dim));
+      if (idx.disk) {
+        SKEG_RETURN_IF_ERROR(idx.disk->Replay(id, v));
+        continue;
+      }
+      if (v.tombstone) {
+        return Status::Corruption("vector record of flat index '" + idx.spec.name +
+                                  "' is a tombstone");
+      }
       std::memcpy(vec.data(), v.vec, vec.size() * sizeof(float));
       idx.flat->Upsert(id, vec.data(), v.payload, v.attr);
-      ++open_info_.vectors;
     }
   }
   // Records of indexes whose drop did not finish.
+  if (options_.read_only) orphans.clear();
   for (size_t i = 0; i < orphans.size(); i += kDeleteChunk) {
     WriteBatch batch;
     for (size_t j = i; j < std::min(orphans.size(), i + kDeleteChunk); ++j) {
@@ -299,8 +351,17 @@ Status Collection::Load() {
     SKEG_RETURN_IF_ERROR(Write(batch).status());
   }
   open_info_.orphan_records_removed = orphans.size();
+  // Live vectors, graph-resident ones of disk indexes included.
+  open_info_.vectors = 0;
+  for (const auto& [name, idx] : indexes_) {
+    open_info_.vectors += idx->disk ? idx->disk->size() : idx->flat->size();
+  }
   open_info_.indexes = indexes_.size();
   for (auto& [name, idx] : indexes_) {
+    if (idx->disk) {
+      if (!options_.read_only) idx->disk->RemoveStaleFiles();
+      continue;
+    }
     const bool was_waiting = idx->flat->awaiting_training();
     SKEG_RETURN_IF_ERROR(MaybeTrain(idx.get()));
     if (was_waiting && !idx->flat->awaiting_training()) ++open_info_.trained_at_open;
@@ -330,6 +391,9 @@ Status Collection::WriteCatalog(const Index& index, std::string_view quantizer_b
 
 Status Collection::Create(const IndexSpec& spec) {
   SKEG_RETURN_IF_ERROR(spec.Validate());
+  if (spec.backend == Backend::kDisk && options_.index_dir.empty()) {
+    return Status::InvalidArgument("disk indexes need a data directory");
+  }
   std::unique_ptr<Quantizer> q;
   if (spec.kind != VectorKind::kF32) {
     SKEG_ASSIGN_OR_RETURN(q, MakeQuantizer(static_cast<QuantKind>(spec.kind), spec.dim, spec.metric,
@@ -340,7 +404,8 @@ Status Collection::Create(const IndexSpec& spec) {
   if (indexes_.count(spec.name) != 0) {
     return Status::AlreadyExists("index '" + spec.name + "' already exists");
   }
-  std::shared_ptr<Index> idx = MakeIndex(spec, next_index_id_, std::move(q));
+  SKEG_ASSIGN_OR_RETURN(std::shared_ptr<Index> idx,
+                        MakeIndex(spec, next_index_id_, std::move(q), 0));
   SKEG_RETURN_IF_ERROR(WriteCatalog(*idx, qbytes));
   ++next_index_id_;
   indexes_[spec.name] = std::move(idx);
@@ -364,6 +429,10 @@ Status Collection::Drop(std::string_view name) {
   }
   // The catalog record is gone, so from here the index is dropped even across a crash; its
   // vector records are removed in chunks (the next Open() removes any that remain).
+  if (idx->disk) {
+    write_lock.unlock();
+    return idx->disk->Drop();
+  }
   const std::vector<uint64_t> ids = idx->flat->LiveIds();
   char key[records::kVectorKeyBytes];
   for (size_t i = 0; i < ids.size(); i += kDeleteChunk) {
@@ -380,6 +449,10 @@ Status Collection::Drop(std::string_view name) {
 IndexInfo Collection::InfoOf(const Index& idx) const {
   IndexInfo info;
   info.spec = idx.spec;
+  if (idx.disk) {
+    idx.disk->FillInfo(&info);
+    return info;
+  }
   info.n_vectors = idx.flat->size();
   info.deleted = idx.flat->deleted();
   info.ram_bytes = idx.flat->MemoryUsage();
@@ -416,14 +489,16 @@ size_t Collection::index_count() const {
 uint64_t Collection::vector_count() const {
   std::shared_lock lock(mu_);
   uint64_t n = 0;
-  for (const auto& [name, idx] : indexes_) n += idx->flat->size();
+  for (const auto& [name, idx] : indexes_) n += idx->disk ? idx->disk->size() : idx->flat->size();
   return n;
 }
 
 size_t Collection::MemoryUsage() const {
   std::shared_lock lock(mu_);
   size_t bytes = sizeof(*this);
-  for (const auto& [name, idx] : indexes_) bytes += sizeof(Index) + idx->flat->MemoryUsage();
+  for (const auto& [name, idx] : indexes_) {
+    bytes += sizeof(Index) + (idx->disk ? idx->disk->MemoryUsage() : idx->flat->MemoryUsage());
+  }
   return bytes;
 }
 
@@ -462,9 +537,14 @@ Status Collection::Put(std::string_view name, std::span<const VectorWrite> vecto
       return Status::InvalidArgument("payload exceeds " + std::to_string(kMaxPayloadBytes) +
                                      " bytes");
     }
+    if (idx->disk) continue;
     records::VectorKey(idx->index_id, v.id, key);
     records::EncodeVector(v.vec, v.payload, v.attr, &value);
     batch.Put(std::string_view(key, sizeof(key)), value, storage::kNoExpiry, KeySpace::kVector);
+  }
+  if (idx->disk) {
+    if (options_.read_only) return Status::NotSupported("read-only (serve mode)");
+    return idx->disk->Put(vectors);
   }
   {
     std::lock_guard lock(idx->write_mu);
@@ -511,6 +591,7 @@ Status Collection::MaybeTrain(Index* idx) {
 
 Result<std::optional<std::string>> Collection::Get(std::string_view name, uint64_t id) const {
   SKEG_ASSIGN_OR_RETURN(std::shared_ptr<Index> idx, Find(name));
+  if (idx->disk) return idx->disk->Get(id);
   if (!idx->flat->Contains(id)) return std::optional<std::string>();
   char key[records::kVectorKeyBytes];
   records::VectorKey(idx->index_id, id, key);
@@ -524,6 +605,10 @@ Result<std::optional<std::string>> Collection::Get(std::string_view name, uint64
 
 Result<bool> Collection::Delete(std::string_view name, uint64_t id) {
   SKEG_ASSIGN_OR_RETURN(std::shared_ptr<Index> idx, Find(name));
+  if (idx->disk) {
+    if (options_.read_only) return Status::NotSupported("read-only (serve mode)");
+    return idx->disk->Delete(id);
+  }
   std::lock_guard lock(idx->write_mu);
   if (idx->dropped) return UnknownIndex(name);
   if (!idx->flat->Contains(id)) return false;
@@ -543,6 +628,7 @@ Status Collection::Search(std::string_view name, std::span<const float> query,
     return Status::InvalidArgument("k must be between 1 and " + std::to_string(kMaxSearchK));
   }
   SKEG_RETURN_IF_ERROR(CheckVectorFor(idx->spec, query));
+  if (idx->disk) return idx->disk->Search(query, options, out);
   FlatSearchRequest r;
   r.query = query.data();
   r.k = options.k;
@@ -567,13 +653,19 @@ Status Collection::Search(std::string_view name, std::span<const float> query,
   return Status::Ok();
 }
 
-}  // namespace skeg::index
-
-namespace skeg::index {
-// Integration in progress (issue 6): replaced by the disk backend.
-Status Collection::BulkLoad(std::string_view, const vamana::RowSource&, std::span<const uint64_t>,
-                            const BulkLoadOptions&) {
-  return Status::NotSupported("disk backend not built yet");
+Status Collection::BulkLoad(std::string_view name, const vamana::RowSource& rows,
+                            std::span<const uint64_t> ids, const BulkLoadOptions& options) {
+  SKEG_ASSIGN_OR_RETURN(std::shared_ptr<Index> idx, Find(name));
+  if (!idx->disk) {
+    return Status::InvalidArgument("index '" + idx->spec.name + "' is not a disk index");
+  }
+  return idx->disk->BulkLoad(rows, ids, options);
 }
-Status Collection::Consolidate(std::string_view name) { return Find(name).status(); }
+
+Status Collection::Consolidate(std::string_view name) {
+  SKEG_ASSIGN_OR_RETURN(std::shared_ptr<Index> idx, Find(name));
+  if (!idx->disk) return Status::Ok();
+  return idx->disk->Merge();
+}
+
 }  // namespace skeg::index

@@ -38,16 +38,19 @@
 // value-log write so RAM applies in log order); create and drop serialize on the catalog.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -120,6 +123,11 @@ struct IndexInfo {
   bool trained = true;      // false while an int8/pq index is below its training threshold
   uint64_t train_rows = 0;  // the training threshold (0: the kind needs none)
   size_t rerank_candidates_per_k = 0;  // re-ranked candidates per requested result (0: exact)
+  // Disk backend: writes not yet merged into the graph (delta vectors + tombstones), the graph
+  // version in effect (0: none yet) and its node count (deleted nodes included).
+  uint64_t pending = 0;
+  uint64_t graph_version = 0;
+  uint64_t graph_nodes = 0;
 };
 
 // One vector of a Put. Views must stay valid during the call.
@@ -167,17 +175,17 @@ struct CollectionOptions {
   size_t rerank_pq = 20;
 
   // ---- disk backend (Vamana on SSD) ----
-  platform::Env* env = nullptr;       // null: platform::Env::Default()
-  std::string index_dir;              // DIR/indexes; one subdirectory per disk index
+  platform::Env* env = nullptr;         // null: platform::Env::Default()
+  std::string index_dir;                // DIR/indexes; one subdirectory per disk index
   storage::PageCache* cache = nullptr;  // the server's page cache (null: uncached reads)
-  bool direct_io = true;              // O_DIRECT index reads where the filesystem allows
-  bool prefer_io_uring = true;        // batch reads through io_uring when available
+  bool direct_io = true;                // O_DIRECT index reads where the filesystem allows
+  bool prefer_io_uring = true;          // batch reads through io_uring when available
   // Navigation code of disk indexes created with kind f32 (the server's --tier).
   QuantKind default_tier = QuantKind::kTq2;
-  uint64_t build_memory_bytes = 0;    // 0: the builder's default (vamana::BuildParams)
-  uint32_t build_threads = 0;         // 0: all cores
-  uint32_t l_search = 100;            // default beam-search list size
-  uint32_t beam_width = 4;            // default beam width W
+  uint64_t build_memory_bytes = 0;  // 0: the builder's default (vamana::BuildParams)
+  uint32_t build_threads = 0;       // 0: all cores
+  uint32_t l_search = 100;          // default beam-search list size
+  uint32_t beam_width = 4;          // default beam width W
   // The in-RAM delta of unmerged inserts: a background merge starts when it holds this many
   // bytes; writers wait while it holds twice as many (the bound on its RAM).
   uint64_t delta_merge_bytes = 16u << 20;
@@ -197,7 +205,7 @@ struct BulkLoadOptions {
 // What Open() found (logged by the server).
 struct CollectionOpenInfo {
   size_t indexes = 0;
-  uint64_t vectors = 0;
+  uint64_t vectors = 0;  // live vectors after the open (graph-resident ones included)
   uint64_t orphan_records_removed = 0;  // records of indexes whose drop was interrupted
   size_t trained_at_open = 0;
   double seconds = 0;
@@ -266,8 +274,11 @@ class Collection {
   explicit Collection(const CollectionOptions& options);
   Status Load();
   Result<std::shared_ptr<Index>> Find(std::string_view name) const;
-  std::shared_ptr<Index> MakeIndex(const IndexSpec& spec, uint64_t index_id,
-                                   std::unique_ptr<Quantizer> quantizer) const;
+  Result<std::shared_ptr<Index>> MakeIndex(const IndexSpec& spec, uint64_t index_id,
+                                           std::unique_ptr<Quantizer> quantizer,
+                                           uint64_t graph_version);
+  void WakeMerger();
+  void MergeLoop();
   Status WriteCatalog(const Index& index, std::string_view quantizer_bytes);
   Status MaybeTrain(Index* index);
   Result<uint32_t> Write(const storage::WriteBatch& batch) const;
@@ -278,6 +289,13 @@ class Collection {
   mutable std::shared_mutex mu_;  // guards indexes_ and next_index_id_
   std::map<std::string, std::shared_ptr<Index>, std::less<>> indexes_;
   uint64_t next_index_id_ = 1;
+
+  // The background merge thread (disk indexes; not started read-only or when turned off).
+  std::mutex merge_mu_;
+  std::condition_variable merge_cv_;
+  bool merge_wanted_ = false;  // guarded by merge_mu_
+  bool merge_stop_ = false;    // guarded by merge_mu_
+  std::thread merger_;
 };
 
 }  // namespace skeg::index

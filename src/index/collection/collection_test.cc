@@ -46,6 +46,7 @@ class CollectionTest : public ::testing::Test {
     store_ = std::move(*store);
     CollectionOptions co = options_;
     co.store = store_.get();
+    co.index_dir = dir_.Sub("db") + "/indexes";
     auto c = Collection::Open(co);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     collection_ = std::move(*c);
@@ -246,6 +247,10 @@ TEST_F(CollectionTest, RestartPreservesEveryIndexBitForBit) {
                          id % 4 ? std::optional<uint64_t>(id) : std::nullopt});
       }
       ASSERT_TRUE(collection_->Put(name, batch).ok());
+      // Disk indexes: a graph version, then tombstones and replacements over it.
+      if (spec.backend == Backend::kDisk) {
+        ASSERT_TRUE(collection_->Consolidate(name).ok());
+      }
       for (uint64_t id = 0; id < 600; id += 9) ASSERT_TRUE(*collection_->Delete(name, id * 13));
       for (uint64_t id = 1; id < 600; id += 10) {
         ASSERT_TRUE(Put1(name, id * 13, RandomVec(rng, d), "g=replaced", 5).ok());

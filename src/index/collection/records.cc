@@ -53,6 +53,7 @@ std::string EncodeCatalog(const CatalogEntry& e) {
   out += e.spec.name;
   PutFixed32(&out, static_cast<uint32_t>(e.quantizer.size()));
   out += e.quantizer;
+  PutFixed64(&out, e.graph_version);
   PutFixed32(&out, crc32c::Mask(crc32c::Value(out)));
   return out;
 }
@@ -65,7 +66,8 @@ Result<CatalogEntry> DecodeCatalog(std::string_view b) {
   }
   const char* p = b.data();
   if (DecodeFixed32(p) != kCatalogMagic) return Bad("bad magic");
-  if (DecodeFixed16(p + 4) != kCatalogVersion) return Bad("unsupported version");
+  const uint16_t version = DecodeFixed16(p + 4);
+  if (version != 1 && version != kCatalogVersion) return Bad("unsupported version");
   CatalogEntry e;
   const auto kind = static_cast<uint8_t>(p[6]);
   const auto backend = static_cast<uint8_t>(p[7]);
@@ -83,7 +85,10 @@ Result<CatalogEntry> DecodeCatalog(std::string_view b) {
   e.spec.alpha = std::bit_cast<float>(DecodeFixed32(p + 32));
   const uint32_t name_len = DecodeFixed32(p + 36);
   size_t at = kCatalogFixedBytes;
-  const size_t body_end = b.size() - 4;
+  // Version 2 appends the graph version after the quantizer.
+  const size_t tail = version >= 2 ? 8 : 0;
+  if (b.size() < kCatalogFixedBytes + 8 + tail) return Bad("too short");
+  const size_t body_end = b.size() - 4 - tail;
   if (name_len > body_end - at || body_end - at - name_len < 4) return Bad("bad name length");
   e.spec.name.assign(b.substr(at, name_len));
   at += name_len;
@@ -91,6 +96,7 @@ Result<CatalogEntry> DecodeCatalog(std::string_view b) {
   at += 4;
   if (q_len != body_end - at) return Bad("bad quantizer length");
   e.quantizer.assign(b.substr(at, q_len));
+  if (tail != 0) e.graph_version = DecodeFixed64(p + body_end);
   return e;
 }
 
@@ -118,23 +124,77 @@ void EncodeVector(std::span<const float> vec, std::string_view payload,
   out->append(payload);
 }
 
+void EncodeTombstone(std::string* out) {
+  out->assign(kVectorHeaderBytes, '\0');
+  (*out)[0] = static_cast<char>(kVectorVersion);
+  (*out)[1] = static_cast<char>(kFlagTombstone);
+}
+
 Result<VectorView> DecodeVector(std::string_view b, uint32_t expected_dim) {
   if (b.size() < kVectorHeaderBytes) return Status::Corruption("vector record: too short");
   if (static_cast<uint8_t>(b[0]) != kVectorVersion) {
     return Status::Corruption("vector record: unsupported version");
   }
   const auto flags = static_cast<uint8_t>(b[1]);
-  if ((flags & ~1u) != 0) return Status::Corruption("vector record: unknown flags");
+  if ((flags & ~(kFlagAttr | kFlagTombstone)) != 0) {
+    return Status::Corruption("vector record: unknown flags");
+  }
   VectorView v;
+  if (flags & kFlagTombstone) {
+    if (flags != kFlagTombstone || b.size() != kVectorHeaderBytes ||
+        DecodeFixed32(b.data() + 4) != 0) {
+      return Status::Corruption("vector record: malformed tombstone");
+    }
+    v.tombstone = true;
+    return v;
+  }
   v.dim = DecodeFixed32(b.data() + 4);
   if (v.dim != expected_dim) return Status::Corruption("vector record: dimension mismatch");
   if ((b.size() - kVectorHeaderBytes) / 4 < v.dim) {
     return Status::Corruption("vector record: truncated vector");
   }
-  if (flags & 1) v.attr = DecodeFixed64(b.data() + 8);
+  if (flags & kFlagAttr) v.attr = DecodeFixed64(b.data() + 8);
   v.vec = b.data() + kVectorHeaderBytes;
   v.payload = b.substr(kVectorHeaderBytes + size_t{v.dim} * 4);
   return v;
+}
+
+namespace {
+
+class RecordSource final : public VectorSource {
+ public:
+  RecordSource(const storage::Store* store, uint64_t index_id, uint32_t dim)
+      : store_(store), index_id_(index_id), dim_(dim) {}
+
+  Result<bool> Fetch(uint64_t id, float* vec, FetchedRecord* rec) const override {
+    char key[kVectorKeyBytes];
+    VectorKey(index_id_, id, key);
+    Result<storage::ReadResult> r =
+        store_->Get(std::string_view(key, sizeof(key)), storage::KeySpace::kVector);
+    if (!r.ok()) {
+      if (r.status().IsNotFound()) return false;
+      return r.status();
+    }
+    rec->bytes = std::move(r->value);
+    SKEG_ASSIGN_OR_RETURN(VectorView v, DecodeVector(rec->bytes, dim_));
+    if (v.tombstone) return false;
+    std::memcpy(vec, v.vec, size_t{dim_} * sizeof(float));
+    rec->payload = v.payload;
+    rec->attr = v.attr;
+    return true;
+  }
+
+ private:
+  const storage::Store* const store_;
+  const uint64_t index_id_;
+  const uint32_t dim_;
+};
+
+}  // namespace
+
+std::unique_ptr<VectorSource> NewRecordSource(const storage::Store* store, uint64_t index_id,
+                                              uint32_t dim) {
+  return std::make_unique<RecordSource>(store, index_id, dim);
 }
 
 }  // namespace skeg::index::records

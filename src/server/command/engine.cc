@@ -11,6 +11,7 @@ Engine::~Engine() = default;
 
 Status Engine::OpenVectors(index::CollectionOptions options) {
   options.store = store_;
+  if (options.index_dir.empty()) options.index_dir = store_->data_dir() + "/indexes";
   options.write = [this](const storage::WriteBatch& batch) { return Write(batch); };
   SKEG_ASSIGN_OR_RETURN(vectors_, index::Collection::Open(options));
   return Status::Ok();

@@ -20,7 +20,6 @@ namespace {
 using index::Collection;
 
 constexpr std::string_view kNoVectors = "ERR vector indexes are not available";
-constexpr std::string_view kDiskServedFlat = "disk (served flat until the Vamana backend lands)";
 
 std::optional<uint64_t> ParseU64(std::string_view text) {
   if (text.empty() || text.size() > 20) return std::nullopt;
@@ -155,19 +154,21 @@ void CmdVIndexInfo(CommandContext& cx) {
     rb.Bulk(key);
     rb.Bulk(value);
   };
-  rb.MapStart(18);
+  const bool disk = i.spec.backend == index::Backend::kDisk;
+  rb.MapStart(19);
   str("name", i.spec.name);
   num("dim", i.spec.dim);
   str("kind", index::VectorKindName(i.spec.kind));
-  str("backend", i.spec.backend == index::Backend::kDisk ? kDiskServedFlat
-                                                         : index::BackendName(i.spec.backend));
+  str("backend", index::BackendName(i.spec.backend));
   str("metric", index::MetricName(i.spec.metric));
   num("n_vectors", i.n_vectors);
   num("deleted", i.deleted);
   num("ram_bytes", i.ram_bytes);
   num("disk_bytes", i.disk_bytes);
-  num("segments", 0);  // flat indexes keep their records in the value log
-  num("pending", 0);   // nothing awaits a graph merge
+  // Disk: one graph file per version in effect; flat indexes keep their records in the log.
+  num("segments", i.graph_version != 0 ? 1 : 0);
+  num("pending", i.pending);  // writes not yet merged into the graph
+  num("graph_version", i.graph_version);
   num("m", i.spec.m);
   num("ef_construction", i.spec.ef_construction);
   rb.Bulk("alpha");
@@ -175,16 +176,16 @@ void CmdVIndexInfo(CommandContext& cx) {
   num("trained", i.trained ? 1 : 0);
   num("train_rows", i.train_rows);
   num("rerank_candidates_per_k", i.rerank_candidates_per_k);
-  str("search", i.rerank_candidates_per_k == 0 ? "exact scan" : "code scan + exact re-rank");
+  str("search", disk                             ? "beam search + delta scan, exact re-rank"
+                : i.rerank_candidates_per_k == 0 ? "exact scan"
+                                                 : "code scan + exact re-rank");
 }
 
 void CmdVIndexConsolidate(CommandContext& cx) {
   Collection* c = Vectors(cx);
   if (c == nullptr) return;
   // Flat indexes have nothing pending: a no-op once the index is known to exist.
-  if (Result<index::IndexInfo> info = c->Info(cx.args[1]); !info.ok()) {
-    return cx.rb->Error(info.status());
-  }
+  if (Status s = c->Consolidate(cx.args[1]); !s.ok()) return cx.rb->Error(s);
   cx.rb->Ok();
 }
 
@@ -281,9 +282,10 @@ void CmdVSearch(CommandContext& cx) {
   opts.k = static_cast<size_t>(*k);
   // l_search tunes graph searches; flat indexes scan everything and ignore it.
   const std::optional<int64_t> l_search = ParseInt64(a[3]);
-  if (!l_search || *l_search < 0) {
-    return cx.rb->Error("ERR l_search must be a non-negative integer");
+  if (!l_search || *l_search < 0 || *l_search > 65536) {
+    return cx.rb->Error("ERR l_search must be an integer between 0 and 65536");
   }
+  opts.l_search = static_cast<uint32_t>(*l_search);
   std::optional<index::Filter> filter;
   for (size_t i = 5; i < a.size(); ++i) {
     if (EqualsIgnoreCase(a[i], "WITHPAYLOAD")) {

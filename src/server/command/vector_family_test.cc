@@ -39,11 +39,11 @@ TEST_F(VectorFamilyTest, CreateForms) {
             "\"ram_bytes\", " +
                 info.elems[15].ToString() +
                 ", \"disk_bytes\", (integer) 0, \"segments\", (integer) 0, \"pending\", "
-                "(integer) 0, \"m\", (integer) 32, \"ef_construction\", (integer) 200, "
+                "(integer) 0, \"graph_version\", (integer) 0, \"m\", (integer) 32, "
+                "\"ef_construction\", (integer) 200, "
                 "\"alpha\", \"1.5\", \"trained\", (integer) 0, \"train_rows\", (integer) 10000, "
                 "\"rerank_candidates_per_k\", (integer) 0, \"search\", \"exact scan\"]");
-  EXPECT_EQ(RunValue({"SKEG.VINDEX.INFO", "c"}).elems[7].str,
-            "disk (served flat until the Vamana backend lands)");
+  EXPECT_EQ(RunValue({"SKEG.VINDEX.INFO", "c"}).elems[7].str, "disk");
   EXPECT_EQ(Run({"HELLO", "3"}).substr(0, 1), "{");
   EXPECT_EQ(RunValue({"SKEG.VINDEX.INFO", "a"}).type, RespValue::Type::kMap);
   EXPECT_EQ(Run({"SKEG.VINDEX.CONSOLIDATE", "a"}), "OK");
@@ -158,7 +158,7 @@ TEST_F(VectorFamilyTest, VectorAndSearchErrors) {
   EXPECT_EQ(Run({"SKEG.VSEARCH", "v", "10001", "0", q}), "ERR k must be between 1 and 10000");
   EXPECT_EQ(Run({"SKEG.VSEARCH", "v", "ten", "0", q}), "ERR k must be between 1 and 10000");
   EXPECT_EQ(Run({"SKEG.VSEARCH", "v", "10", "-1", q}),
-            "ERR l_search must be a non-negative integer");
+            "ERR l_search must be an integer between 0 and 65536");
   EXPECT_EQ(Run({"SKEG.VSEARCH", "v", "10", "0", Vec({1})}),
             "ERR wrong vector dimension: index 'v' has dim 2, got 1");
   EXPECT_EQ(Run({"SKEG.VSEARCH", "v", "10", "0", "abc"}),

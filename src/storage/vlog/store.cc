@@ -122,6 +122,7 @@ void Store::OnDurable(uint64_t ticket, std::function<void(const Status&)> done) 
 Status Store::Close() { return impl_->Close(); }
 Status Store::SetLockHolderInfo(std::string_view info) { return impl_->SetLockHolderInfo(info); }
 const RecoveryInfo& Store::recovery_info() const { return impl_->recovery_info(); }
+const std::string& Store::data_dir() const { return impl_->data_dir(); }
 StoreStats Store::stats() const { return impl_->stats(); }
 uint64_t Store::key_count() const { return impl_->key_count(); }
 size_t Store::MemoryUsage() const { return impl_->MemoryUsage(); }

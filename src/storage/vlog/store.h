@@ -252,6 +252,8 @@ class Store {
   Status SetLockHolderInfo(std::string_view info);
 
   const RecoveryInfo& recovery_info() const;
+  // The directory the store was opened in (StoreOptions::data_dir).
+  const std::string& data_dir() const;
   StoreStats stats() const;
   // Live keys of the Redis key space (internal key spaces excluded).
   uint64_t key_count() const;

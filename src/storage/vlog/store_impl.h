@@ -115,6 +115,7 @@ struct Request {
 class Store::Impl {
  public:
   explicit Impl(const StoreOptions& options);
+  const std::string& data_dir() const { return opts_.data_dir; }
   ~Impl();
 
   Status Open();  // recovery (recovery.cc)
