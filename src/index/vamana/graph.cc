@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-
 namespace skeg::index::vamana {
 
 Status SpanRowSource::ReadRows(size_t begin, size_t n, float* out) const {
