@@ -14,8 +14,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-tools redis-server python3 python3-redis python3-numpy python3-pytest
   python3-setuptools python3-pip python3-venv
-  # benchmarks: bench/vector_flat compares against faiss IndexFlat / IndexScalarQuantizer
-  python3-faiss
+  # benchmarks: bench/vector_flat compares against faiss IndexFlat / IndexScalarQuantizer;
+  # bench/skeg_bench plots with matplotlib and runs the hnswlib/faiss peers of ../shared/bench
+  python3-faiss python3-matplotlib python3-hnswlib libopenblas0-pthread time
   clang-14 libclang-rt-14-dev libfuzzer-14-dev clang-format clang-tidy
 )
 

@@ -239,6 +239,16 @@ ListenerOptions DefineFlags(CLI::App& app, Binary binary, ServerOptions& out, Ra
               ->type_name("BYTES")
               ->capture_default_str()
               ->check(byte_size));
+  WithEnv(app.add_option("--l-search", out.l_search,
+                         "Default beam-search list size of disk indexes (VSEARCH l_search 0)")
+              ->type_name("N")
+              ->capture_default_str()
+              ->check(CLI::Range(1u, 65536u)));
+  WithEnv(app.add_option("--beam-width", out.beam_width,
+                         "Records a disk-index search reads per round (beam width W)")
+              ->type_name("W")
+              ->capture_default_str()
+              ->check(CLI::Range(1u, 64u)));
   raw.build_memory_bytes = FormatByteSize(out.build_memory_bytes);
   WithEnv(app.add_option("--build-memory-bytes", raw.build_memory_bytes,
                          "Memory budget of index builds (0 = chosen by the builder)")

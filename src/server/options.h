@@ -113,6 +113,8 @@ struct ServerOptions {
   IoMode io = IoMode::kDirect;
   uint64_t max_bulk_bytes = 512ull << 20;
   uint64_t build_memory_bytes = 0;  // 0: chosen by the index builder
+  uint32_t l_search = 150;          // default list size of disk-index searches
+  uint32_t beam_width = 4;          // disk-index search: records read per round (W)
   std::string config_file;          // the TOML file that was read, empty if none
 
   // The endpoint of the RESP listener and of the native one, whichever flag configures them.

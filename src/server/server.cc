@@ -454,6 +454,8 @@ Status Server::Impl::OpenVectors() {
   }
   co.default_tier = TierQuantKind(options_.tier);
   co.build_memory_bytes = options_.build_memory_bytes;
+  co.l_search = options_.l_search;
+  co.beam_width = options_.beam_width;
   co.read_only = options_.mode == ServerMode::kServe;
   SKEG_RETURN_IF_ERROR(engine_->OpenVectors(co));
   const index::CollectionOpenInfo& info = engine_->vectors()->open_info();

@@ -184,7 +184,7 @@ struct CollectionOptions {
   QuantKind default_tier = QuantKind::kTq2;
   uint64_t build_memory_bytes = 0;  // 0: the builder's default (vamana::BuildParams)
   uint32_t build_threads = 0;       // 0: all cores
-  uint32_t l_search = 100;          // default beam-search list size
+  uint32_t l_search = 150;          // default beam-search list size (docs/vectors.md: recall)
   uint32_t beam_width = 4;          // default beam width W
   // The in-RAM delta of unmerged inserts: a background merge starts when it holds this many
   // bytes; writers wait while it holds twice as many (the bound on its RAM).

@@ -65,7 +65,7 @@ struct DiskBackendConfig {
   std::string dir;  // indexes/<index id>
   vamana::DiskIndexOptions disk;
   vamana::BuildParams build;
-  uint32_t l_search = 100;
+  uint32_t l_search = 150;
   uint32_t beam_width = 4;
   uint64_t delta_merge_bytes = 16u << 20;
   QuantKind nav_kind = QuantKind::kTq2;

@@ -270,6 +270,7 @@ Result<std::unique_ptr<DiskIndex>> DiskIndex::Open(platform::Env* env, const std
   idx->neighbors_at_ = lay.neighbors;
   idx->codes_at_ = lay.codes;
   idx->nav_ = std::move(nav).value();
+  idx->rekey_ = idx->nav_->kind() != QuantKind::kBinary;
   if (h.n > 0) {
     const auto* code = reinterpret_cast<const uint8_t*>(buf.data() + h.quantizer_bytes);
     idx->medoid_code_.assign(code, code + h.code_bytes);
@@ -532,6 +533,24 @@ void InsertCandidate(std::vector<Candidate>* list, size_t cap, const Candidate& 
   *cursor = std::min(*cursor, pos);
 }
 
+// Moves expanded `node` to the place of its exact distance `d` (list order and cursor kept).
+void RekeyExpanded(std::vector<Candidate>* list, uint32_t node, float d, size_t* cursor) {
+  auto it = std::find_if(list->begin(), list->end(),
+                         [node](const Candidate& c) { return c.node == node; });
+  if (it == list->end()) return;
+  const auto pos = static_cast<size_t>(it - list->begin());
+  list->erase(it);
+  if (pos < *cursor) --*cursor;
+  const Candidate c{d, node, true};
+  const auto at =
+      std::upper_bound(list->begin(), list->end(), c, [](const Candidate& a, const Candidate& b) {
+        return Nearer(a.dist, a.node, b.dist, b.node);
+      });
+  const auto at_pos = static_cast<size_t>(at - list->begin());
+  list->insert(at, c);
+  if (at_pos <= *cursor) ++*cursor;
+}
+
 // Keeps the k nearest accepted nodes in the max-heap *best. The acceptor runs only for a node
 // that would enter the heap, so filters cost nothing for nodes too far to matter.
 void OfferResult(std::vector<Best>* best, size_t k, float d, uint32_t node, const char* rec,
@@ -598,6 +617,11 @@ Status DiskIndex::Search(const float* query, const DiskSearchParams& params,
       std::memcpy(s->vec.data(), rec + vector_at_, dim_ * sizeof(float));
       const float d = ExactDistance(metric_, s->qn.data(), s->vec.data(), dim_);
       OfferResult(&s->best, k, d, node, rec, accept);
+      // The expanded node's place in the list follows its exact distance from now on, so the
+      // list's boundary (which candidates fall off a full list) is decided by exact distances
+      // where the search knows them. Codes estimate in the metric's units (cosine: 1 - cos,
+      // where ExactDistance gives -cos); binary codes are Hamming counts and keep their key.
+      if (rekey_) RekeyExpanded(&s->list, node, metric_ == Metric::kCosine ? 1.0f + d : d, &cursor);
       // The neighbours' codes in the record give their approximate distances (AiSAQ).
       const uint32_t deg = DecodeFixed32(rec + 36);
       const char* nbrs = rec + neighbors_at_;

@@ -312,6 +312,9 @@ class DiskIndex {
   };
   std::vector<SectionRef> sections_;
   std::unique_ptr<Quantizer> nav_;
+  // Expanded nodes move to their exact distance in the candidate list (false for binary codes,
+  // whose Hamming distances are not in the metric's units).
+  bool rekey_ = true;
   std::vector<uint8_t> medoid_code_;
 
   // Scratch pool: one entry per concurrently running call, reused.
