@@ -323,6 +323,18 @@ def fmt(x, nd=0):
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
+def phase_seconds(log_path):
+    """{phase: seconds} from a build log's final progress lines ('build pass 1: 100% ... in 2m16s')."""
+    out = {}
+    try:
+        text = open(log_path).read()
+    except OSError:
+        return out
+    for m in re.finditer(r"^([a-z][a-z0-9 ]*): 100% .* in (?:(\d+)h)?(?:(\d+)m)?([\d.]+)s$", text, re.M):
+        out[m[1]] = int(m[2] or 0) * 3600 + int(m[3] or 0) * 60 + float(m[4])
+    return out
+
+
 def cmd_report(a):
     recs = read_jsonl(a.inputs)
     peers = peer_rows(read_jsonl(a.peers)) if a.peers else []
@@ -427,7 +439,8 @@ def cmd_report(a):
     if builds:
         md += ["### builds (median of reps)", "",
                "| label | n | memory budget | partitioned | builder s | wall s | builder peak RSS MiB | time max RSS MiB | "
-               "CPU % | index MiB | reps | load 1m before |", "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+               "CPU % | index MiB | reps | load 1m before | phases (s, median) |",
+               "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
         bg = {}
         for b in builds:
             bg.setdefault(b["label"], []).append(b)
@@ -436,7 +449,9 @@ def cmd_report(a):
                       f"{med([b['builder_seconds'] for b in bs]):.1f} | {med([b['wall_seconds'] for b in bs]):.1f} | "
                       f"{med([b['builder_peak_rss_mib'] for b in bs]):.1f} | {med([b['time_maxrss_mib'] for b in bs]):.1f} | "
                       f"{med([b['cpu_pct'] for b in bs]):.0f} | {bs[0]['index_bytes'] / 2**20:.1f} | {len(bs)} | "
-                      f"{'/'.join(str(b['loadavg_before'][0]) for b in bs)} |")
+                      f"{'/'.join(str(b['loadavg_before'][0]) for b in bs)} | "
+                      + ", ".join(f"{ph} {med([phase_seconds(b['log']).get(ph) for b in bs]):.1f}"
+                                  for ph in phase_seconds(bs[0]["log"]) if ph != "check") + " |")
         md.append("")
 
     text = "\n".join(md) + "\n"

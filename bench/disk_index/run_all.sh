@@ -11,6 +11,8 @@
 #   BUILD_REPS repetitions of the full-GloVe builds (default 1: one takes minutes)
 #   SMOKE=1    tiny sizes and one rep (checks the scripts, not the engine)
 #   NO_PEERS=1 the sweep step without the interleaved peer sweeps
+#   BUILDS     builds of the builds step (default "10k 100k-tight 100k full-tight full")
+#   RECALL_DBS data dirs of the recall step (default "g100k:<glove-100k> g100k-tight:... gfull:... gfull-tight:...")
 # Every step appends JSONL records to $W/results/*.jsonl; `report` turns them into markdown
 # ($W/results/report.md) and bench/results/disk_index/pareto-glove-100-cosine.png.
 # Needs: /usr/bin/python3 with numpy redis matplotlib (+ hnswlib for the peers), node/npm for
@@ -34,7 +36,7 @@ GFULL="$DATA/glove-full"
 mkdir -p "$R" "$DB"
 STEPS=("$@"); [ ${#STEPS[@]} -gt 0 ] || STEPS=(data builds recall sweep rss io report)
 
-L_SWEEP=16,32,64,100,200; W_SWEEP=1,2,4,8; CACHES=32MiB,256MiB
+L_SWEEP=16,32,64,100,150,200; W_SWEEP=1,2,4,8; CACHES=32MiB,256MiB
 TIGHT_100K=40MiB; TIGHT_FULL=40MiB
 if [ "${SMOKE:-0}" = 1 ]; then L_SWEEP=16,100; W_SWEEP=default; CACHES=32MiB; REPS=1; G100="$G10K"; fi
 
@@ -50,22 +52,23 @@ for step in "${STEPS[@]}"; do
     ;;
   builds)  # measurement 3: build time and peak RSS; default (in-RAM) and tight budget (partitioned)
     say "builds"
-    run "${DB_TOOL[@]}" build --bin "$BIN" --input "$G10K/base.fvecs" --db "$DB/g10k" --label build-10k-default \
-      --reps 1 --out "$R/builds.jsonl"
-    run "${DB_TOOL[@]}" build --bin "$BIN" --input "$G100/base.fvecs" --db "$DB/g100k-tight" --label build-100k-tight \
-      --build-memory-bytes "$TIGHT_100K" --reps "$REPS" --out "$R/builds.jsonl"
-    run "${DB_TOOL[@]}" build --bin "$BIN" --input "$G100/base.fvecs" --db "$DB/g100k" --label build-100k-default \
-      --reps "$REPS" --out "$R/builds.jsonl"
-    if [ "${SMOKE:-0}" != 1 ]; then
-      run "${DB_TOOL[@]}" build --bin "$BIN" --input "$GFULL/base.fvecs" --db "$DB/gfull-tight" --label build-full-tight \
-        --build-memory-bytes "$TIGHT_FULL" --reps "$BUILD_REPS" --out "$R/builds.jsonl"
-      run "${DB_TOOL[@]}" build --bin "$BIN" --input "$GFULL/base.fvecs" --db "$DB/gfull" --label build-full-default \
-        --reps "$BUILD_REPS" --out "$R/builds.jsonl"
-    fi
+    for b in ${BUILDS:-10k 100k-tight 100k full-tight full}; do
+      case "$b" in
+        10k)        args=(--input "$G10K/base.fvecs" --db "$DB/g10k" --reps 1) ;;
+        100k)       args=(--input "$G100/base.fvecs" --db "$DB/g100k" --reps "$REPS") ;;
+        100k-tight) args=(--input "$G100/base.fvecs" --db "$DB/g100k-tight" --reps "$REPS" --build-memory-bytes "$TIGHT_100K") ;;
+        full)       args=(--input "$GFULL/base.fvecs" --db "$DB/gfull" --reps "$BUILD_REPS") ;;
+        full-tight) args=(--input "$GFULL/base.fvecs" --db "$DB/gfull-tight" --reps "$BUILD_REPS" --build-memory-bytes "$TIGHT_FULL") ;;
+        *) echo "unknown build $b" >&2; exit 2 ;;
+      esac
+      [ "${SMOKE:-0}" = 1 ] && [[ "$b" == full* ]] && continue
+      label="build-$b"; [[ "$b" == *tight ]] || label="build-$b-default"
+      run "${DB_TOOL[@]}" build --bin "$BIN" "${args[@]}" --label "$label" --out "$R/builds.jsonl"
+    done
     ;;
   recall)  # recall@10 of every build at the default l_search (VSEARCH l_search 0 = the server's 100), W default
     say "recall at default l_search"
-    for b in g100k:$G100 g100k-tight:$G100 gfull:$GFULL gfull-tight:$GFULL; do
+    for b in ${RECALL_DBS:-g100k:$G100 g100k-tight:$G100 gfull:$GFULL gfull-tight:$GFULL}; do
       d="${b%%:*}"; ds="${b#*:}"
       [ -d "$DB/$d" ] || continue
       run "${DB_TOOL[@]}" serve --bin "$BIN" --db "$DB/$d" --dataset "$ds" --cache 32MiB --l-search 0 --threads 1,2 \

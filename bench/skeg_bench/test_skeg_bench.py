@@ -66,10 +66,10 @@ def test_run_flat_f32_resp(work):
 
 def test_run_disk_native_two_clients_k100(work):
     p = run("run", "--dataset", work / "synth-2k-32", "--kind", "f32", "--backend", "disk", "--protocol", "native",
-            "--spawn", BIN, "--threads", "1,2", "--l-search", "100", "--k", "100", "--passes", "1", "--idle", "0",
+            "--spawn", BIN, "--threads", "1,2", "--l-search", "300", "--k", "100", "--passes", "1", "--idle", "0",
             "--out-dir", work / "results", "--quiet")
     doc = json.loads(p.stdout)
-    assert [(x["l_search"], x["clients"]) for x in doc["points"]] == [(100, 1), (100, 2)]
+    assert [(x["l_search"], x["clients"]) for x in doc["points"]] == [(300, 1), (300, 2)]
     for pt in doc["points"]:
         assert pt["recall_at_10"] > 0.9 and pt["recall_at_100"] > 0.9 and pt["errors"] == 0
     assert "consolidate_seconds" in doc["ingest"]

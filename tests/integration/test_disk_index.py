@@ -31,7 +31,8 @@ CACHE_BYTES = 32 << 20
 # libraries, allocator arenas, thread stacks, io_uring rings, per-thread search scratch, the
 # 1-bit-per-node tombstone bitset. docs/vectors.md ("Memory of a served disk index") has the
 # breakdown; this bound is what the test enforces.
-FIXED_OVERHEAD_BYTES = 48 << 20
+FIXED_OVERHEAD_BYTES = 24 << 20
+GLOVE_QUERIES = 2000
 
 
 def read_fvecs(path):
@@ -121,8 +122,10 @@ def dataset_or_skip(name):
 def test_glove_build_serve_recall_rss_and_pread(tmp_path):
     dataset_or_skip("glove-100-cosine")
     db = build(tmp_path, "glove-100-cosine", "glove")
+    # 2 000 of the 10 000 queries: recall@10 to about +-0.005, in a fifth of the time.
     queries, _ = read_fvecs(DATA / "glove-100-cosine" / "query.fvecs")
-    truth = read_ivecs(DATA / "glove-100-cosine" / "gt.ivecs")
+    queries = queries[:GLOVE_QUERIES]
+    truth = read_ivecs(DATA / "glove-100-cosine" / "gt.ivecs")[:GLOVE_QUERIES]
 
     srv = Serve(tmp_path, db)
     try:
@@ -133,13 +136,13 @@ def test_glove_build_serve_recall_rss_and_pread(tmp_path):
         sampler = Sampler(srv.proc.pid)
         sampler.start()
         results = query_all(r, "glove", queries)
-        results_again = query_all(r, "glove", queries)  # a warm cache answers the same
+        # A warm cache answers the same.
+        assert query_all(r, "glove", queries[:500]) == results[:500]
         sampler.stop.set()
         sampler.join()
         recall = recall_at_10(results, truth)
         print(f"glove-100-cosine recall@10 = {recall:.4f}")
         assert recall >= 0.95
-        assert results_again == results
         peak = max(s["VmRSS"] for s in sampler.samples)
         peak_anon = max(s["RssAnon"] for s in sampler.samples)
         print(f"RSS while searching: peak {peak / 2**20:.1f} MiB "

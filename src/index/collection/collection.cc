@@ -629,15 +629,9 @@ Status Collection::Search(std::string_view name, std::span<const float> query,
   }
   SKEG_RETURN_IF_ERROR(CheckVectorFor(idx->spec, query));
   if (idx->disk) return idx->disk->Search(query, options, out);
-  FlatSearchRequest r;
-  r.query = query.data();
-  r.k = options.k;
-  r.filter = options.filter;
-  r.has_range = options.has_range;
-  r.range_lo = options.range_lo;
-  r.range_hi = options.range_hi;
   out->payloads.clear();
-  SKEG_RETURN_IF_ERROR(idx->flat->Search(r, idx->source.get(), &out->hits));
+  SKEG_RETURN_IF_ERROR(
+      idx->flat->Search(FlatRequestFor(query, options), idx->source.get(), &out->hits));
   if (!options.with_payload) return Status::Ok();
   // Payloads are not kept in RAM (only their parsed attributes): one read per result.
   std::vector<float> vec(idx->spec.dim);

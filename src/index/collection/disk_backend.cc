@@ -146,6 +146,17 @@ struct DiskBackend::Snapshot {
   std::vector<bool> deleted;  // per base node
 };
 
+FlatSearchRequest FlatRequestFor(std::span<const float> query, const SearchOptions& options) {
+  FlatSearchRequest r;
+  r.query = query.data();
+  r.k = options.k;
+  r.filter = options.filter;
+  r.has_range = options.has_range;
+  r.range_lo = options.range_lo;
+  r.range_hi = options.range_hi;
+  return r;
+}
+
 DiskBackend::DiskBackend(DiskBackendConfig config, const IndexSpec& spec, uint64_t index_id)
     : config_(std::move(config)), spec_(spec), index_id_(index_id) {
   delta_ = std::make_unique<FlatIndex>(spec.dim, spec.metric, nullptr, 1);
@@ -388,15 +399,8 @@ Status DiskBackend::Search(std::span<const float> query, const SearchOptions& op
   const std::shared_ptr<GraphVersion> g = graph();
 
   // The delta: exact brute force.
-  FlatSearchRequest r;
-  r.query = query.data();
-  r.k = options.k;
-  r.filter = options.filter;
-  r.has_range = options.has_range;
-  r.range_lo = options.range_lo;
-  r.range_hi = options.range_hi;
   std::vector<SearchHit> delta_hits;
-  SKEG_RETURN_IF_ERROR(delta_->Search(r, records_.get(), &delta_hits));
+  SKEG_RETURN_IF_ERROR(delta_->Search(FlatRequestFor(query, options), records_.get(), &delta_hits));
 
   // The graph: beam search, exact distances of the expanded nodes.
   std::vector<vamana::DiskHit> graph_hits;

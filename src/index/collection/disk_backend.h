@@ -58,6 +58,9 @@
 
 namespace skeg::index {
 
+// The flat scan's request for `query` with the options' k, FILTER and RANGE.
+FlatSearchRequest FlatRequestFor(std::span<const float> query, const SearchOptions& options);
+
 struct DiskBackendConfig {
   storage::Store* store = nullptr;
   BatchWriter write;  // client writes (durability tiers, deferred acks)

@@ -95,6 +95,21 @@ std::string_view ActiveSimdLevelName() { return Active().name; }
 
 float NormF32(const float* a, size_t d) { return std::sqrt(Kernels().dot_f32(a, a, d)); }
 
+float ExactMetricDistance(Metric metric, const float* q, const float* x, size_t d) {
+  const DistanceKernels& k = Kernels();
+  switch (metric) {
+    case Metric::kL2:
+      return k.l2_sqr_f32(q, x, d);
+    case Metric::kInnerProduct:
+      return -k.dot_f32(q, x, d);
+    case Metric::kCosine: {
+      const float norm = NormF32(x, d);
+      return norm > 0 ? -(k.dot_f32(q, x, d) / norm) : 0.0f;
+    }
+  }
+  return 0;
+}
+
 float NormalizeF32(float* a, size_t d) {
   const float norm = NormF32(a, d);
   if (norm > 0) {

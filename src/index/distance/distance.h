@@ -135,6 +135,10 @@ DistanceKernels KernelsForLevel(SimdLevel level, const platform::CpuFeatures& cp
 float NormF32(const float* a, size_t d);
 // Scales a[0, d) to unit norm in place and returns the old norm; a zero vector stays zero.
 float NormalizeF32(float* a, size_t d);
+// The exact distance of the indexes' re-rank, smaller is nearer: kL2 squared L2, kInnerProduct
+// -<q, x>, kCosine -cos(q, x) where `q` is already unit-norm (x is normalised here; a zero x
+// scores 0). Scores shown to users are -distance except for L2.
+float ExactMetricDistance(Metric metric, const float* q, const float* x, size_t d);
 
 // Packs n 4-bit codes of m sub-codes each (lut4_f32 layout, ceil(m/2) bytes per code, stride
 // code_bytes) into fast-scan blocks: out receives ceil(n/32) blocks of m*16 bytes (codes past n

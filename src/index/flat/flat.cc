@@ -400,19 +400,7 @@ bool FlatIndex::PassesRecord(const FetchedRecord& rec, const FlatSearchRequest& 
 }
 
 float FlatIndex::ExactDistance(const float* qn, const float* x) const {
-  const DistanceKernels& k = Kernels();
-  switch (metric_) {
-    case Metric::kL2:
-      return k.l2_sqr_f32(qn, x, dim_);
-    case Metric::kInnerProduct:
-      return -k.dot_f32(qn, x, dim_);
-    case Metric::kCosine: {
-      const float norm = NormF32(x, dim_);
-      const float inv = norm > 0 ? 1.0f / norm : 0.0f;
-      return -(k.dot_f32(qn, x, dim_) * inv);
-    }
-  }
-  return 0;
+  return ExactMetricDistance(metric_, qn, x, dim_);
 }
 
 Status FlatIndex::Search(const FlatSearchRequest& r, const VectorSource* source,

@@ -499,23 +499,6 @@ Status DiskIndex::ReadMeta(uint32_t node, NodeMeta* meta, std::string* payload) 
 
 namespace {
 
-// FlatIndex::ExactDistance: qn is the query, normalised for cosine.
-float ExactDistance(Metric metric, const float* qn, const float* x, size_t dim) {
-  const DistanceKernels& k = Kernels();
-  switch (metric) {
-    case Metric::kL2:
-      return k.l2_sqr_f32(qn, x, dim);
-    case Metric::kInnerProduct:
-      return -k.dot_f32(qn, x, dim);
-    case Metric::kCosine: {
-      const float norm = NormF32(x, dim);
-      const float inv = norm > 0 ? 1.0f / norm : 0.0f;
-      return -(k.dot_f32(qn, x, dim) * inv);
-    }
-  }
-  return 0;
-}
-
 // Inserts c into the sorted list of at most `cap` entries (dropped when it would be last of a
 // full list). Keeps *cursor (everything before it is expanded) valid.
 void InsertCandidate(std::vector<Candidate>* list, size_t cap, const Candidate& c, size_t* cursor) {
@@ -615,12 +598,12 @@ Status DiskIndex::Search(const float* query, const DiskSearchParams& params,
       SKEG_RETURN_IF_ERROR(CheckRecord(node, rec));
       // The record's vector gives the exact distance: a result candidate.
       std::memcpy(s->vec.data(), rec + vector_at_, dim_ * sizeof(float));
-      const float d = ExactDistance(metric_, s->qn.data(), s->vec.data(), dim_);
+      const float d = ExactMetricDistance(metric_, s->qn.data(), s->vec.data(), dim_);
       OfferResult(&s->best, k, d, node, rec, accept);
       // The expanded node's place in the list follows its exact distance from now on, so the
       // list's boundary (which candidates fall off a full list) is decided by exact distances
       // where the search knows them. Codes estimate in the metric's units (cosine: 1 - cos,
-      // where ExactDistance gives -cos); binary codes are Hamming counts and keep their key.
+      // where ExactMetricDistance gives -cos); binary codes are Hamming counts and keep their key.
       if (rekey_) RekeyExpanded(&s->list, node, metric_ == Metric::kCosine ? 1.0f + d : d, &cursor);
       // The neighbours' codes in the record give their approximate distances (AiSAQ).
       const uint32_t deg = DecodeFixed32(rec + 36);
