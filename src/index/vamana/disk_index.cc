@@ -243,6 +243,7 @@ Result<std::unique_ptr<DiskIndex>> DiskIndex::Open(platform::Env* env, const std
   std::unique_ptr<DiskIndex> idx(new DiskIndex());
   idx->path_ = path;
   idx->cache_ = options.cache;
+  idx->cache_owner_ = options.cache_owner;
   idx->file_id_ = storage::PageCache::NewFileId();
   idx->prefer_io_uring_ = options.prefer_io_uring;
   idx->metric_ = h.metric;
@@ -307,12 +308,13 @@ namespace {
 
 // Copies one 4 KiB page into the cache. The cache owns unaligned page buffers, so the bytes
 // read with O_DIRECT into aligned scratch are copied once.
-void InsertPage(storage::PageCache* cache, uint64_t file_id, uint64_t page_no, const char* src) {
+void InsertPage(storage::PageCache* cache, uint32_t owner, uint64_t file_id, uint64_t page_no,
+                const char* src) {
   auto page = std::make_shared<storage::PageCache::Page>();
   page->data.reset(new char[kSectorBytes]);
   std::memcpy(page->data.get(), src, kSectorBytes);
   page->valid = static_cast<uint32_t>(kSectorBytes);
-  cache->Insert(file_id, page_no, std::move(page));
+  cache->Insert(file_id, page_no, std::move(page), owner);
 }
 
 }  // namespace
@@ -332,7 +334,7 @@ Status DiskIndex::ReadPage(uint64_t page_no, char* dst) const {
     return Status::Corruption(path_ + ": vamana index: truncated at page " +
                               std::to_string(page_no));
   }
-  if (cache_ != nullptr) InsertPage(cache_, file_id_, page_no, dst);
+  if (cache_ != nullptr) InsertPage(cache_, cache_owner_, file_id_, page_no, dst);
   return Status::Ok();
 }
 
@@ -380,7 +382,8 @@ Status DiskIndex::ReadRecords(Scratch* s, size_t count) const {
     }
     if (cache_ != nullptr) {
       for (uint32_t p = 0; p < sectors_per_node_; ++p) {
-        InsertPage(cache_, file_id_, r.offset / kSectorBytes + p, r.dst + size_t{p} * kSectorBytes);
+        InsertPage(cache_, cache_owner_, file_id_, r.offset / kSectorBytes + p,
+                   r.dst + size_t{p} * kSectorBytes);
       }
     }
   }

@@ -131,6 +131,8 @@ struct DiskIndexOptions {
   bool direct_io = true;
   // Use an io_uring BatchReader for the search rounds when available (else pread).
   bool prefer_io_uring = true;
+  // The tenant this index's cached pages are charged to (PageCache::SetOwnerShare).
+  uint32_t cache_owner = storage::PageCache::kNoOwner;
 };
 
 struct DiskSearchParams {
@@ -284,6 +286,7 @@ class DiskIndex {
   std::string path_;
   std::unique_ptr<platform::File> file_;
   storage::PageCache* cache_ = nullptr;
+  uint32_t cache_owner_ = storage::PageCache::kNoOwner;
   uint64_t file_id_ = 0;
   bool prefer_io_uring_ = true;
   Metric metric_ = Metric::kCosine;

@@ -69,7 +69,8 @@ class PageCache::Shard {
     return true;
   }
 
-  std::shared_ptr<const Page> Insert(const Key& key, std::shared_ptr<const Page> page) {
+  std::shared_ptr<const Page> Insert(const Key& key, std::shared_ptr<const Page> page,
+                                     uint32_t owner) {
     if (capacity_ < kCharge) return page;
     std::lock_guard lock(mu_);
     ++inserts_;
@@ -77,8 +78,9 @@ class PageCache::Shard {
       it->second->page = std::move(page);  // same charge: pages are fixed-size buffers
       return it->second->page;
     }
-    auto* e = new Entry{key, std::move(page), 0, false, false};
+    auto* e = new Entry{key, std::move(page), 0, false, owner};
     index_.emplace(key, e);
+    Charge(owner, static_cast<int64_t>(kCharge));
     // A key evicted recently (a ghost) proved it is reused: straight into main.
     if (auto g = ghost_index_.find(key); g != ghost_index_.end()) {
       if (--g->second == 0) ghost_index_.erase(g);
@@ -102,6 +104,7 @@ class PageCache::Shard {
       for (Entry* e : *q) {
         if (doomed(e)) {
           (e->in_main ? main_bytes_ : small_bytes_) -= kCharge;
+          Charge(e->owner, -static_cast<int64_t>(kCharge));
           index_.erase(e->key);
           delete e;
         } else {
@@ -138,11 +141,72 @@ class PageCache::Shard {
     std::shared_ptr<const Page> page;
     uint8_t freq;
     bool in_main;
-    bool unused;
+    uint32_t owner;
   };
+
+ public:
+  void SetOwnerShare(uint32_t owner, size_t bytes) {
+    std::lock_guard lock(mu_);
+    if (bytes == 0) {
+      shares_.erase(owner);
+    } else {
+      shares_[owner] = bytes;
+    }
+    RecountOver();
+  }
+
+  size_t OwnerBytes(uint32_t owner) const {
+    std::lock_guard lock(mu_);
+    auto it = owner_bytes_.find(owner);
+    return it == owner_bytes_.end() ? 0 : it->second;
+  }
+
+ private:
+  bool OverShare(uint32_t owner) const {
+    auto s = shares_.find(owner);
+    if (s == shares_.end()) return false;
+    auto b = owner_bytes_.find(owner);
+    return b != owner_bytes_.end() && b->second > s->second;
+  }
+  void RecountOver() {
+    over_ = 0;
+    for (const auto& [owner, share] : shares_) over_ += OverShare(owner) ? 1 : 0;
+  }
+  void Charge(uint32_t owner, int64_t delta) {
+    if (owner == kNoOwner) return;  // shared pages: never over a share
+    const bool was = OverShare(owner);
+    size_t& b = owner_bytes_[owner];
+    b = static_cast<size_t>(static_cast<int64_t>(b) + delta);
+    if (b == 0) owner_bytes_.erase(owner);
+    const bool now = OverShare(owner);
+    if (was != now) over_ += now ? 1 : -1;
+  }
+
+  // Per-tenant fairness (ARCHITECTURE.md section 6): while some owner holds more than its share,
+  // a page at the head of the queue S3-FIFO is about to evict from whose owner is within its
+  // share is moved to the tail of main instead (kept, as if it had been hit), up to kFairScan
+  // pages per eviction; the first over-share page reached goes through the plain S3-FIFO step.
+  // O(kFairScan) per eviction, queues untouched when no owner is over its share.
+  void ProtectWithinShare() {
+    for (size_t moved = 0; over_ > 0 && moved < kFairScan; ++moved) {
+      const bool from_small = small_bytes_ > small_capacity_ || main_.empty();
+      std::deque<Entry*>& q = from_small ? small_ : main_;
+      if (q.empty()) return;
+      Entry* e = q.front();
+      if (e->owner == kNoOwner || OverShare(e->owner)) return;
+      q.pop_front();
+      if (from_small) {
+        small_bytes_ -= kCharge;
+        main_bytes_ += kCharge;
+        e->in_main = true;
+      }
+      main_.push_back(e);
+    }
+  }
 
   // S3-FIFO eviction step (Yang et al. 2023, Algorithm 1). REQUIRES: mu_ held.
   void EvictOne() {
+    ProtectWithinShare();
     if (small_bytes_ > small_capacity_ || main_.empty()) {
       Entry* e = small_.front();
       small_.pop_front();
@@ -171,6 +235,7 @@ class PageCache::Shard {
   }
 
   void Drop(Entry* e) {
+    Charge(e->owner, -static_cast<int64_t>(kCharge));
     index_.erase(e->key);
     delete e;
     ++evictions_;
@@ -197,6 +262,11 @@ class PageCache::Shard {
   std::deque<Key> ghosts_;
   std::unordered_map<Key, uint32_t, KeyHasher> ghost_index_;
   uint64_t hits_ = 0, misses_ = 0, inserts_ = 0, evictions_ = 0;
+  // Fairness: shares per owner (this shard's part), bytes per owner, owners over their share.
+  static constexpr size_t kFairScan = 1024;  // each moved page waits a whole main cycle
+  std::unordered_map<uint32_t, size_t> shares_;
+  std::unordered_map<uint32_t, size_t> owner_bytes_;
+  int over_ = 0;
 };
 
 PageCache::PageCache(size_t capacity_bytes, uint32_t shards) : capacity_bytes_(capacity_bytes) {
@@ -220,9 +290,22 @@ std::shared_ptr<const PageCache::Page> PageCache::Lookup(uint64_t file_id, uint6
   return ShardFor(file_id, page_no).Lookup(Key{file_id, page_no});
 }
 
+void PageCache::SetOwnerShare(uint32_t owner, size_t bytes) {
+  if (owner == kNoOwner) return;
+  for (auto& shard : shards_)
+    shard->SetOwnerShare(owner, (bytes + shards_.size() - 1) / shards_.size());
+}
+
+size_t PageCache::OwnerBytes(uint32_t owner) const {
+  size_t total = 0;
+  for (const auto& shard : shards_) total += shard->OwnerBytes(owner);
+  return total;
+}
+
 std::shared_ptr<const PageCache::Page> PageCache::Insert(uint64_t file_id, uint64_t page_no,
-                                                         std::shared_ptr<const Page> page) {
-  return ShardFor(file_id, page_no).Insert(Key{file_id, page_no}, std::move(page));
+                                                         std::shared_ptr<const Page> page,
+                                                         uint32_t owner) {
+  return ShardFor(file_id, page_no).Insert(Key{file_id, page_no}, std::move(page), owner);
 }
 
 bool PageCache::ReadIfCached(uint64_t file_id, uint64_t page_no, size_t offset, size_t n,

@@ -37,6 +37,7 @@ class PageCache {
   static constexpr size_t kPageSize = 4096;
   static constexpr size_t kEntryOverheadBytes = 96;
   static constexpr size_t kGhostBytes = 24;
+  static constexpr uint32_t kNoOwner = 0;
 
   // An immutable page: `valid` bytes of file data starting at the page's offset (less than
   // kPageSize only for the last page of a file that was still growing when it was read).
@@ -73,9 +74,21 @@ class PageCache {
   // of one hot page do not contend on it.
   bool ReadIfCached(uint64_t file_id, uint64_t page_no, size_t offset, size_t n, char* dst);
 
-  // Inserts (or replaces) a page, evicting as needed. Returns the page as stored.
+  // Inserts (or replaces) a page, evicting as needed. Returns the page as stored. `owner` is the
+  // tenant the page is charged to (kNoOwner: shared, never over a share; a replaced page keeps
+  // its first owner).
   std::shared_ptr<const Page> Insert(uint64_t file_id, uint64_t page_no,
-                                     std::shared_ptr<const Page> page);
+                                     std::shared_ptr<const Page> page, uint32_t owner = kNoOwner);
+
+  // Per-tenant fair eviction hook (ARCHITECTURE.md section 6: "a tenant over its share is evicted
+  // first"). `bytes` is the owner's share of the capacity (0: none, the owner is never over); while
+  // any owner holds more than its share, pages of owners within their share that S3-FIFO would
+  // evict next are moved to the main queue's tail instead (up to 1024 per eviction; amortised O(1),
+  // since a moved page waits a whole cycle of main), so the over-share owner's pages go first.
+  // Shares are split evenly over the shards. Ignored for kNoOwner.
+  void SetOwnerShare(uint32_t owner, size_t bytes);
+  // Charged bytes of `owner`'s pages now (0 for kNoOwner, which is not tracked).
+  size_t OwnerBytes(uint32_t owner) const;
 
   // Drops pages of `file_id` with page_no >= `from_page` (a file that was truncated or
   // deleted). Cost: a pass over every cached entry; only for rare events.

@@ -139,3 +139,40 @@ TEST(PageCacheReadTest, ReadIfCachedCopiesOnlyValidBytes) {
 
 }  // namespace
 }  // namespace skeg::storage
+
+namespace skeg::storage {
+namespace {
+
+std::shared_ptr<const PageCache::Page> FairPage() {
+  auto p = std::make_shared<PageCache::Page>();
+  p->data = std::make_unique<char[]>(PageCache::kPageSize);
+  p->valid = PageCache::kPageSize;
+  return p;
+}
+
+// A tenant over its share is evicted first: a noisy tenant streaming pages cannot push a quiet
+// tenant's working set out.
+TEST(PageCacheFairnessTest, OverShareOwnerIsEvictedFirst) {
+  PageCache cache(256 * kCharge, /*shards=*/1);
+  cache.SetOwnerShare(1, 128 * kCharge);
+  cache.SetOwnerShare(2, 128 * kCharge);
+  const uint64_t quiet = PageCache::NewFileId(), noisy = PageCache::NewFileId();
+  for (uint64_t p = 0; p < 100; ++p) cache.Insert(quiet, p, FairPage(), 2);
+  for (uint64_t p = 0; p < 2000; ++p) cache.Insert(noisy, p, FairPage(), 1);
+  EXPECT_EQ(cache.OwnerBytes(2), 100 * kCharge);  // the quiet tenant kept every page
+  EXPECT_LE(cache.OwnerBytes(1), 156 * kCharge);  // the rest of the capacity, no more
+  for (uint64_t p = 0; p < 100; ++p) EXPECT_NE(cache.Lookup(quiet, p), nullptr) << p;
+  // Without shares the same stream evicts the quiet tenant's unreferenced pages (plain S3-FIFO).
+  PageCache plain(256 * kCharge, 1);
+  for (uint64_t p = 0; p < 100; ++p) plain.Insert(quiet, p, FairPage(), 2);
+  for (uint64_t p = 0; p < 2000; ++p) plain.Insert(noisy, p, FairPage(), 1);
+  size_t kept = 0;
+  for (uint64_t p = 0; p < 100; ++p) kept += plain.Lookup(quiet, p) != nullptr;
+  EXPECT_LT(kept, 10u);
+  // Erasing a file credits its owner.
+  cache.EraseFile(quiet);
+  EXPECT_EQ(cache.OwnerBytes(2), 0u);
+}
+
+}  // namespace
+}  // namespace skeg::storage
