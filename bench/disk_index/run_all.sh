@@ -11,7 +11,7 @@
 #   BUILD_REPS repetitions of the full-GloVe builds (default 1: one takes minutes)
 #   SMOKE=1    tiny sizes and one rep (checks the scripts, not the engine)
 #   NO_PEERS=1 the sweep step without the interleaved peer sweeps
-#   BUILDS     builds of the builds step (default "10k 100k-tight 100k full-tight full")
+#   BUILDS     builds of the builds step (default "10k 100k-tight 100k full-tight full"; also: 200k)
 #   RECALL_DBS data dirs of the recall step (default "g100k:<glove-100k> g100k-tight:... gfull:... gfull-tight:...")
 # Every step appends JSONL records to $W/results/*.jsonl; `report` turns them into markdown
 # ($W/results/report.md) and bench/results/disk_index/pareto-glove-100-cosine.png.
@@ -33,6 +33,7 @@ DB_TOOL=(env SKEG_BENCH_PROG=bench/disk_index/diskbench.py "$PY" bench/disk_inde
 G100=../shared/data/glove-100-cosine
 G10K="$DATA/glove-10k-cosine"
 GFULL="$DATA/glove-full"
+G200K="$DATA/glove-full-200k"
 mkdir -p "$R" "$DB"
 STEPS=("$@"); [ ${#STEPS[@]} -gt 0 ] || STEPS=(data builds recall sweep rss io report)
 
@@ -49,6 +50,8 @@ for step in "${STEPS[@]}"; do
     say "data"
     [ -f "$GFULL/gt.ivecs" ] || run "$PY" bench/disk_index/glove_full.py --out "$GFULL"
     [ -f "$G10K/gt.ivecs" ] || run bench/skeg-bench subset --dataset "$G100" --n 10000 --nq 1000 --out "$G10K"
+    # an extra point for the RSS slope: the first 200 000 rows of the full set (same 1 000 queries)
+    [ "${SMOKE:-0}" = 1 ] || [ -f "$G200K/gt.ivecs" ] || run bench/skeg-bench subset --dataset "$GFULL" --n 200000 --nq 1000 --out "$G200K"
     ;;
   builds)  # measurement 3: build time and peak RSS; default (in-RAM) and tight budget (partitioned)
     say "builds"
@@ -56,12 +59,13 @@ for step in "${STEPS[@]}"; do
       case "$b" in
         10k)        args=(--input "$G10K/base.fvecs" --db "$DB/g10k" --reps 1) ;;
         100k)       args=(--input "$G100/base.fvecs" --db "$DB/g100k" --reps "$REPS") ;;
+        200k)       args=(--input "$G200K/base.fvecs" --db "$DB/g200k" --reps 1) ;;
         100k-tight) args=(--input "$G100/base.fvecs" --db "$DB/g100k-tight" --reps "$REPS" --build-memory-bytes "$TIGHT_100K") ;;
         full)       args=(--input "$GFULL/base.fvecs" --db "$DB/gfull" --reps "$BUILD_REPS") ;;
         full-tight) args=(--input "$GFULL/base.fvecs" --db "$DB/gfull-tight" --reps "$BUILD_REPS" --build-memory-bytes "$TIGHT_FULL") ;;
         *) echo "unknown build $b" >&2; exit 2 ;;
       esac
-      [ "${SMOKE:-0}" = 1 ] && [[ "$b" == full* ]] && continue
+      [ "${SMOKE:-0}" = 1 ] && [[ "$b" == full* || "$b" == 200k ]] && continue
       label="build-$b"; [[ "$b" == *tight ]] || label="build-$b-default"
       run "${DB_TOOL[@]}" build --bin "$BIN" "${args[@]}" --label "$label" --out "$R/builds.jsonl"
     done
@@ -99,11 +103,11 @@ for step in "${STEPS[@]}"; do
   rss)     # measurement 2: RSS vs index size, cache fixed at 32 MiB, L 100, W default, 1 client, 3 passes
     say "rss vs size"
     for i in $(seq 1 "$REPS"); do
-      for b in g10k:$G10K g100k:$G100 gfull:$GFULL; do
+      for b in g10k:$G10K g100k:$G100 g200k:$G200K gfull:$GFULL; do
         d="${b%%:*}"; ds="${b#*:}"
         [ -d "$DB/$d" ] || continue
         run "${DB_TOOL[@]}" serve --bin "$BIN" --db "$DB/$d" --dataset "$ds" --cache 32MiB --l-search 100 --threads 1 \
-          --passes 3 --reps 1 --label rss-vs-n --out "$R/rss.jsonl"
+          --passes 3 --reps 1 --first-rep "$i" --label rss-vs-n --out "$R/rss.jsonl"
       done
     done
     ;;
@@ -112,7 +116,7 @@ for step in "${STEPS[@]}"; do
     for i in $(seq 1 "$REPS"); do
       for io in uring pread; do
         run "${DB_TOOL[@]}" serve --bin "$BIN" --db "$DB/g100k" --dataset "$G100" --cache 32MiB --l-search 100 \
-          --threads 1,2 --reps 1 --io "$io" --label io-100k --out "$R/io.jsonl"
+          --threads 1,2 --reps 1 --first-rep "$i" --io "$io" --label io-100k --out "$R/io.jsonl"
       done
     done
     ;;
