@@ -438,13 +438,18 @@ def cmd_report(a):
                 md.append(f"| {r['n']:,} | {fmt((r['index_disk_bytes'] or 0) / 2**20, 1)} | {r['recall_at_10']:.4f} | "
                           f"{fmt(r['qps'])} | {r['rss_anon_p50_mib']:.2f} | {r['rss_anon_max_mib']:.2f} | "
                           f"{r['rss_file_p50_mib']:.2f} | {r['open_rss_anon_mib']:.2f} |")
-            xs = np.array([r["n"] for r in rr_], dtype=np.float64)
-            for field in ("rss_anon_p50_mib", "rss_anon_max_mib", "open_rss_anon_mib", "rss_file_p50_mib"):
-                ys = np.array([r[field] for r in rr_]) * 2**20
-                slope = np.polyfit(xs, ys, 1)[0]
-                end = (ys[-1] - ys[0]) / (xs[-1] - xs[0])
-                md.append(f"- {field}: least-squares slope **{slope:.3f} bytes/vector**, end-to-end "
-                          f"({int(xs[0]):,} -> {int(xs[-1]):,}) {end:.3f} bytes/vector")
+            for lo in (0, 100000):
+                sel = [r for r in rr_ if r["n"] >= lo]
+                if len(sel) < 2:
+                    continue
+                xs = np.array([r["n"] for r in sel], dtype=np.float64)
+                md.append(f"- points with n >= {lo:,} ({', '.join(f'{int(x):,}' for x in xs)}):")
+                for field in ("rss_anon_p50_mib", "rss_anon_max_mib", "open_rss_anon_mib", "rss_file_p50_mib"):
+                    ys = np.array([r[field] for r in sel]) * 2**20
+                    slope = np.polyfit(xs, ys, 1)[0]
+                    end = (ys[-1] - ys[0]) / (xs[-1] - xs[0])
+                    md.append(f"  - {field}: least-squares slope **{slope:.3f} bytes/vector**, end-to-end "
+                              f"({int(xs[0]):,} -> {int(xs[-1]):,}) {end:.3f} bytes/vector")
             md.append("")
 
     # ---- builds
@@ -513,11 +518,14 @@ def plot(rows, peers, a):
                              alpha=0.6)
                 axes[1].plot([r["recall_at_10"] for r in w4], [r["p99_ms"] for r in w4], "o-", ms=3, color=ln.get_color(),
                              label=lab + " W=4")
-    for eng, mk in (("hnswlib", "s-"), ("usearch-f32", "^-")):
-        ps = sorted([p for p in peers if p["engine"] == eng], key=lambda p: p["recall_at_10"])
+    for eng, mode, mk in (("hnswlib", None, "s-"), ("usearch-f32", "load", "^-"), ("usearch-f32", "view", "v--")):
+        ps = sorted([p for p in peers if p["engine"] == eng and p["params"].get("mode") == mode],
+                    key=lambda p: p["recall_at_10"])
+        name = eng + (f" {mode}" if mode else "")
         if ps:
-            axes[0].plot([p["recall_at_10"] for p in ps], [p["qps"] for p in ps], mk, ms=4, label=f"{eng} (in-process, 1 thread)")
-            axes[1].plot([p["recall_at_10"] for p in ps], [p["p99_ms"] for p in ps], mk, ms=4, label=eng)
+            axes[0].plot([p["recall_at_10"] for p in ps], [p["qps"] for p in ps], mk, ms=4,
+                         label=f"{name} (in-process, 1 thread)")
+            axes[1].plot([p["recall_at_10"] for p in ps], [p["p99_ms"] for p in ps], mk, ms=4, label=name)
     axes[0].set_yscale("log")
     axes[0].set_xlabel("recall@10")
     axes[0].set_ylabel("QPS (log)")
