@@ -176,7 +176,9 @@ void Store::Impl::SyncerLoop() {
     const auto start = std::chrono::steady_clock::now();
     Status s;
     for (const auto& seg : segments) {
-      s = seg->file->Sync(mode);
+      // One write call for every group appended since the last pass, then the sync.
+      s = FlushTail(*seg);
+      if (s.ok()) s = seg->file->Sync(mode);
       if (!s.ok()) break;
     }
     syncs_.fetch_add(1, std::memory_order_relaxed);
@@ -194,7 +196,8 @@ void Store::Impl::CompleteDurable(uint64_t durable, const Status& failure) {
     if (failure.ok()) {
       durable_lsn_ = std::max(durable_lsn_, durable);
     } else if (sync_failure_.ok()) {
-      sync_failure_ = Status(failure.code(), "sync failed: " + std::string(failure.message()));
+      sync_failure_ =
+          Status(failure.code(), "write or sync failed: " + std::string(failure.message()));
     }
     while (!awaiting_sync_.empty() &&
            (!failure.ok() || awaiting_sync_.front()->lsn <= durable_lsn_)) {
@@ -244,6 +247,7 @@ Status Store::Impl::CreateSegment(uint32_t id, std::shared_ptr<Segment>* out) {
                                            : platform::SyncMode::kFull));
   if (opts_.durability != Durability::kRelaxed) SKEG_RETURN_IF_ERROR(env_->SyncDir(vlog_dir_));
   seg->size = kSegmentHeaderSize;
+  ResetTail(*seg, kSegmentHeaderSize);
   {
     std::unique_lock lock(segments_mu_);
     segments_[id] = seg;
@@ -252,7 +256,51 @@ Status Store::Impl::CreateSegment(uint32_t id, std::shared_ptr<Segment>* out) {
   return Status::Ok();
 }
 
+void Store::Impl::AppendTail(std::span<const std::string_view> chunks) {
+  Segment& seg = *active_;
+  std::lock_guard lock(seg.tail_mu);
+  for (std::string_view c : chunks) seg.tail.append(c);
+}
+
+Status Store::Impl::FlushTail(Segment& seg) {
+  std::lock_guard flush_lock(seg.flush_mu);
+  {
+    std::lock_guard lock(seg.tail_mu);
+    if (!seg.flushing.empty()) {
+      // A failed flush left its bytes here; the store has failed, so do not retry.
+      return Status::IOError("an earlier write of " + seg.path + " failed");
+    }
+    if (seg.tail.empty()) return Status::Ok();
+    seg.flushing.swap(seg.tail);  // `tail` keeps the old flushing buffer's capacity
+    seg.flushing_base = seg.tail_base;
+    seg.tail_base += seg.flushing.size();
+  }
+  // Written without tail_mu: readers copy from `flushing`, which nobody changes meanwhile.
+  const std::string_view bytes(seg.flushing);
+  Status s = seg.file->WriteAt(seg.flushing_base, std::span<const std::string_view>(&bytes, 1));
+  if (!s.ok()) return s;
+  std::lock_guard lock(seg.tail_mu);
+  seg.flushed.store(seg.flushing_base + seg.flushing.size(), std::memory_order_release);
+  seg.flushing.clear();
+  return Status::Ok();
+}
+
+void Store::Impl::ResetTail(Segment& seg, uint64_t size) {
+  std::lock_guard lock(seg.tail_mu);
+  seg.tail.clear();
+  seg.flushing.clear();
+  seg.tail_base = size;
+  seg.flushing_base = size;
+  seg.flushed.store(size, std::memory_order_release);
+}
+
 Status Store::Impl::RollSegment() {
+  // The old segment is sealed complete on file: compaction and recovery read sealed segments
+  // straight from their files.
+  if (Status f = FlushTail(*active_); !f.ok()) {
+    Fail(f);
+    return f;
+  }
   std::shared_ptr<Segment> next;
   SKEG_RETURN_IF_ERROR(CreateSegment(active_->id + 1, &next));
   active_->sealed = true;
@@ -342,20 +390,19 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
                          r->body_crc);
       chunks.emplace_back(r->encoded);
     }
-    s = active_->file->WriteAt(base, chunks);
-    if (!s.ok()) {
-      // Nothing of this group is acknowledged. Cut the partial bytes so later groups do not
-      // follow garbage; if even that fails the store stops taking writes.
-      Status t = active_->file->Truncate(base);
-      ForgetPages(*active_, base);
-      if (!t.ok() || s.code() != StatusCode::kResourceExhausted) Fail(s);
+    AppendTail(chunks);
+    active_->size = base + total;
+    if (active_->size.load() - active_->flushed.load() > Segment::kMaxTailBytes) {
+      // The syncer is behind (a slow sync): write the tail here so memory stays bounded.
+      s = FlushTail(*active_);
+      // Earlier groups are visible but not on file: nothing more may be acknowledged.
+      if (!s.ok()) Fail(s);
     }
   }
   if (!s.ok()) {
     for (Request* r : group) r->status = s;
     return group;
   }
-  active_->size = base + total;
   bytes_written_ += total;
   commit_groups_.fetch_add(1, std::memory_order_relaxed);
   committed_batches_.fetch_add(group.size(), std::memory_order_relaxed);
@@ -463,17 +510,17 @@ void Store::Impl::CommitRelocations(Request* req) {
     s = RollSegment();
   }
   const uint64_t base = active_->size;
-  if (s.ok()) s = active_->file->WriteAt(base, chunks);
-  // Copies are made durable before the directory points at them.
-  if (s.ok()) s = WaitDurableInternal(AdvanceWritten(total, active_, true));
+  if (s.ok()) {
+    AppendTail(chunks);
+    active_->size = base + total;
+    // Copies are made durable before the directory points at them.
+    s = WaitDurableInternal(AdvanceWritten(total, active_, true));
+    if (!s.ok()) Fail(s);
+  }
   if (!s.ok()) {
-    const bool cut = active_->file->Truncate(base).ok();
-    ForgetPages(*active_, base);
-    if (!cut || s.code() != StatusCode::kResourceExhausted) Fail(s);
     req->status = s;
     return;
   }
-  active_->size = base + total;
   bytes_written_ += total;
   uint64_t off = base;
   for (auto& [rel, idx] : included) {

@@ -160,6 +160,7 @@ Status Store::Impl::OpenSegments(std::vector<uint32_t>* ids) {
       return Status::Corruption(seg->path + " at offset 0: " + std::string(hs.message()));
     }
     seg->size = size;
+    ResetTail(*seg, size);
     std::unique_lock lock(segments_mu_);
     segments_[seg->id] = seg;
   }
@@ -200,6 +201,7 @@ Status Store::Impl::ReplaySegment(const std::shared_ptr<Segment>& seg, uint64_t 
       SKEG_RETURN_IF_ERROR(seg->file->Truncate(offset));
       SKEG_RETURN_IF_ERROR(seg->file->Sync(platform::SyncMode::kFull));
       seg->size = offset;
+      ResetTail(*seg, offset);
       recovery_.truncated_bytes += cut;
       recovery_.truncated_file = seg->path;
       break;

@@ -153,6 +153,43 @@ Status Store::Impl::CorruptionAt(const Segment& seg, uint64_t offset, const Stat
 
 Status Store::Impl::ReadAt(const Segment& seg, uint64_t offset, size_t n, char* dst,
                            size_t* got) const {
+  if (offset + n > seg.flushed.load(std::memory_order_acquire)) {
+    // Part of the range may still be in the write-behind buffers: copy that part under the
+    // lock, then read the part before it (already on file, where it stays) from the file.
+    size_t mem = 0;
+    uint64_t file_end = offset + n;
+    {
+      std::lock_guard lock(seg.tail_mu);
+      const uint64_t fl = seg.flushed.load(std::memory_order_relaxed);
+      if (offset + n > fl) {
+        file_end = std::max(offset, fl);
+        uint64_t pos = file_end;
+        // `flushing` precedes `tail`, and both follow `flushed` without a gap.
+        auto copy_from = [&](const std::string& buf, uint64_t base) {
+          if (pos >= offset + n || pos < base || pos >= base + buf.size()) return;
+          const uint64_t end = std::min<uint64_t>(offset + n, base + buf.size());
+          std::memcpy(dst + (pos - offset), buf.data() + (pos - base), end - pos);
+          pos = end;
+        };
+        copy_from(seg.flushing, seg.flushing_base);
+        copy_from(seg.tail, seg.tail_base);
+        mem = static_cast<size_t>(pos - file_end);
+      }
+    }
+    if (file_end > offset) {
+      SKEG_RETURN_IF_ERROR(ReadFileAt(seg, offset, file_end - offset, dst, got));
+      if (*got < file_end - offset) return Status::Ok();
+    } else {
+      *got = 0;
+    }
+    *got += mem;
+    return Status::Ok();
+  }
+  return ReadFileAt(seg, offset, n, dst, got);
+}
+
+Status Store::Impl::ReadFileAt(const Segment& seg, uint64_t offset, size_t n, char* dst,
+                               size_t* got) const {
   PageCache* cache = opts_.page_cache;
   if (cache == nullptr) {
     SKEG_ASSIGN_OR_RETURN(*got, seg.file->ReadAt(offset, n, dst));
@@ -449,6 +486,10 @@ size_t Store::Impl::MemoryUsage() const {
   size_t bytes = sizeof(*this) + keydir_.MemoryUsage();
   std::shared_lock lock(segments_mu_);
   bytes += segments_.size() * (sizeof(Segment) + 128);
+  for (const auto& [id, seg] : segments_) {
+    std::lock_guard tail_lock(seg->tail_mu);
+    bytes += seg->tail.capacity() + seg->flushing.capacity();
+  }
   return bytes;
 }
 

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,11 +36,29 @@
 
 namespace skeg::storage {
 
+// One segment file. The active segment is written behind: the committer appends each group
+// to `tail` in memory (readers see it at once through Store::Impl::ReadAt) and FlushTail()
+// writes the tail to the file with one pwritev, before every sync (the syncer), at a roll, or
+// when the tail passes kMaxTailBytes (the committer). So a sync pass costs one write call
+// however many groups it covers, as a Redis event loop iteration costs one AOF write.
+// Memory: at most kMaxTailBytes plus the group that crossed it, twice (tail + flushing).
 struct Segment {
+  // The committer flushes the tail itself once it holds this many bytes.
+  static constexpr size_t kMaxTailBytes = 1u << 20;
+
   uint32_t id = 0;
   std::string path;
   std::unique_ptr<platform::File> file;
-  std::atomic<uint64_t> size{0};        // bytes written (records end here)
+  std::atomic<uint64_t> size{0};     // bytes appended (records end here; some maybe unflushed)
+  std::atomic<uint64_t> flushed{0};  // the file holds [0, flushed); updated under tail_mu
+  // Write-behind buffers, guarded by tail_mu: `flushing` = bytes [flushing_base, +size) being
+  // written by FlushTail, `tail` = bytes [tail_base, +size) appended since.
+  mutable std::mutex tail_mu;
+  std::string tail;
+  uint64_t tail_base = 0;
+  std::string flushing;
+  uint64_t flushing_base = 0;
+  std::mutex flush_mu;                  // one FlushTail at a time (syncer or committer)
   std::atomic<uint64_t> live_bytes{0};  // bytes of records the key directory points at
   std::atomic<uint64_t> tombstone_bytes{0};
   std::atomic<bool> sealed{false};
@@ -156,6 +175,15 @@ class Store::Impl {
   Status DoCheckpoint();
   Status DoDropSegment(uint32_t id);
   Status RollSegment();
+  // Appends `chunks` at the end of the active segment's write-behind tail (committer only).
+  // The caller then advances active_->size.
+  void AppendTail(std::span<const std::string_view> chunks);
+  // Writes `seg`'s tail to its file (any thread; serialized by seg.flush_mu). On error the
+  // bytes stay in memory (readers still see what the key directory points at) and the caller
+  // fails the store: they will never be acknowledged.
+  Status FlushTail(Segment& seg);
+  // Marks [0, size) as on file with nothing buffered (recovery, segment creation).
+  static void ResetTail(Segment& seg, uint64_t size);
   // The durability pipeline (committer.cc). The committer appends a group, applies it to the
   // key directory (readers see it), then AdvanceWritten() hands the new log position to the
   // syncer thread, which fsyncs (or fdatasyncs) every segment written since its last pass and
@@ -194,7 +222,10 @@ class Store::Impl {
                  RecordHeader* header, std::string_view* key) const;
   // Reads [offset, offset + n) of `seg` through the page cache (whole 4 KiB pages are read on a
   // miss and kept); straight pread without a cache. *got < n only at end of file.
+  // Bytes still in the write-behind buffers are copied from memory.
   Status ReadAt(const Segment& seg, uint64_t offset, size_t n, char* dst, size_t* got) const;
+  // ReadAt's file part: [offset, offset + n) of the file, through the page cache.
+  Status ReadFileAt(const Segment& seg, uint64_t offset, size_t n, char* dst, size_t* got) const;
   // Forgets cached pages of `seg` from `offset` on (after a truncation or a drop).
   void ForgetPages(const Segment& seg, uint64_t offset) const;
   UnixMillis Now() const;
