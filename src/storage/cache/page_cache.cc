@@ -5,6 +5,7 @@
 #include <deque>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace skeg::storage {
 
@@ -31,6 +32,85 @@ struct KeyHasher {
 constexpr size_t kCharge = PageCache::kPageSize + PageCache::kEntryOverheadBytes;
 constexpr uint8_t kMaxFreq = 3;
 
+// A shard's index of its pages: open addressing with linear probing and backward-shift
+// deletion (no tombstones), power-of-two capacity kept between 3/8 and 3/4 full. A slot
+// carries what a read hit needs (the page's data pointer and valid bytes) besides the key, so
+// a hit costs one slot probe and the copy of the data, not a walk through a node-based map,
+// the entry and the page object. 40 bytes per slot, at most 107 per page (charged in
+// kEntryOverheadBytes).
+template <typename E>
+class PageTable {
+ public:
+  struct Slot {
+    uint64_t file = 0;
+    uint64_t page = 0;
+    const char* data = nullptr;
+    E* entry = nullptr;  // null: empty slot
+    uint32_t valid = 0;
+  };
+
+  PageTable() : slots_(kMinSlots) {}
+
+  size_t size() const { return size_; }
+  size_t slot_bytes() const { return slots_.size() * sizeof(Slot); }
+
+  Slot* Find(const Key& key) {
+    for (size_t i = Home(key);; i = (i + 1) & mask()) {
+      Slot& s = slots_[i];
+      if (s.entry == nullptr) return nullptr;
+      if (s.file == key.file && s.page == key.page) return &s;
+    }
+  }
+
+  // REQUIRES: `key` absent.
+  Slot* Insert(const Key& key, E* entry) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) Resize(slots_.size() * 2);
+    size_t i = Home(key);
+    while (slots_[i].entry != nullptr) i = (i + 1) & mask();
+    slots_[i] = Slot{key.file, key.page, nullptr, entry, 0};
+    ++size_;
+    return &slots_[i];
+  }
+
+  void Erase(const Key& key) {
+    Slot* s = Find(key);
+    if (s == nullptr) return;
+    // Backward shift: move later members of the probe run into the hole.
+    size_t hole = static_cast<size_t>(s - slots_.data());
+    for (size_t i = (hole + 1) & mask();; i = (i + 1) & mask()) {
+      Slot& t = slots_[i];
+      if (t.entry == nullptr) break;
+      const size_t home = Home(Key{t.file, t.page});
+      // t may fill the hole when its home is not cyclically within (hole, i].
+      if (((i - home) & mask()) >= ((i - hole) & mask())) {
+        slots_[hole] = t;
+        hole = i;
+      }
+    }
+    slots_[hole] = Slot{};
+    --size_;
+    if (slots_.size() > kMinSlots && size_ * 8 < slots_.size() * 3) Resize(slots_.size() / 2);
+  }
+
+ private:
+  static constexpr size_t kMinSlots = 64;
+  size_t mask() const { return slots_.size() - 1; }
+  size_t Home(const Key& key) const { return KeyHasher()(key) & mask(); }
+  void Resize(size_t n) {
+    std::vector<Slot> old(n);
+    old.swap(slots_);
+    for (const Slot& s : old) {
+      if (s.entry == nullptr) continue;
+      size_t i = Home(Key{s.file, s.page});
+      while (slots_[i].entry != nullptr) i = (i + 1) & mask();
+      slots_[i] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
 std::atomic<uint64_t> g_next_file_id{1};
 
 }  // namespace
@@ -44,28 +124,28 @@ class PageCache::Shard {
 
   std::shared_ptr<const Page> Lookup(const Key& key) {
     std::lock_guard lock(mu_);
-    auto it = index_.find(key);
-    if (it == index_.end()) {
+    auto* slot = index_.Find(key);
+    if (slot == nullptr) {
       ++misses_;
       return nullptr;
     }
     ++hits_;
-    Entry* e = it->second;
+    Entry* e = slot->entry;
     if (e->freq < kMaxFreq) ++e->freq;
     return e->page;
   }
 
   bool ReadIfCached(const Key& key, size_t offset, size_t n, char* dst) {
     std::lock_guard lock(mu_);
-    auto it = index_.find(key);
-    if (it == index_.end() || it->second->page->valid < offset + n) {
+    const auto* slot = index_.Find(key);
+    if (slot == nullptr || slot->valid < offset + n) {
       ++misses_;
       return false;
     }
     ++hits_;
-    Entry* e = it->second;
+    Entry* e = slot->entry;
     if (e->freq < kMaxFreq) ++e->freq;
-    std::memcpy(dst, e->page->data.get() + offset, n);
+    std::memcpy(dst, slot->data + offset, n);
     return true;
   }
 
@@ -74,12 +154,16 @@ class PageCache::Shard {
     if (capacity_ < kCharge) return page;
     std::lock_guard lock(mu_);
     ++inserts_;
-    if (auto it = index_.find(key); it != index_.end()) {
-      it->second->page = std::move(page);  // same charge: pages are fixed-size buffers
-      return it->second->page;
+    if (auto* slot = index_.Find(key); slot != nullptr) {
+      slot->data = page->data.get();
+      slot->valid = page->valid;
+      slot->entry->page = std::move(page);  // same charge: pages are fixed-size buffers
+      return slot->entry->page;
     }
     auto* e = new Entry{key, std::move(page), 0, false, owner};
-    index_.emplace(key, e);
+    auto* slot = index_.Insert(key, e);
+    slot->data = e->page->data.get();
+    slot->valid = e->page->valid;
     Charge(owner, static_cast<int64_t>(kCharge));
     // A key evicted recently (a ghost) proved it is reused: straight into main.
     if (auto g = ghost_index_.find(key); g != ghost_index_.end()) {
@@ -105,7 +189,7 @@ class PageCache::Shard {
         if (doomed(e)) {
           (e->in_main ? main_bytes_ : small_bytes_) -= kCharge;
           Charge(e->owner, -static_cast<int64_t>(kCharge));
-          index_.erase(e->key);
+          index_.Erase(e->key);
           delete e;
         } else {
           kept.push_back(e);
@@ -236,7 +320,7 @@ class PageCache::Shard {
 
   void Drop(Entry* e) {
     Charge(e->owner, -static_cast<int64_t>(kCharge));
-    index_.erase(e->key);
+    index_.Erase(e->key);
     delete e;
     ++evictions_;
   }
@@ -256,7 +340,7 @@ class PageCache::Shard {
   const size_t small_capacity_;
   const size_t max_ghosts_;
   mutable std::mutex mu_;
-  std::unordered_map<Key, Entry*, KeyHasher> index_;
+  PageTable<Entry> index_;
   std::deque<Entry*> small_, main_;
   size_t small_bytes_ = 0, main_bytes_ = 0;
   std::deque<Key> ghosts_;

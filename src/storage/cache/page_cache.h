@@ -9,8 +9,9 @@
 // counter, never move entries.
 //
 // Charge: every page costs its buffer (kPageSize) plus a fixed per-entry overhead
-// (kEntryOverheadBytes: the entry, its index slot and queue link), so capacity_bytes bounds
-// the real memory. Ghost keys cost kGhostBytes each and are bounded to as many as fit in the
+// (kEntryOverheadBytes: the 48-byte entry allocation, its index slots (40 bytes each, the
+// table 3/8 to 3/4 full: at most 107 bytes per page) and its queue link), so capacity_bytes
+// bounds the real memory. Ghost keys cost kGhostBytes each and are bounded to as many as fit in the
 // main queue's share.
 //
 // Keys are (file id, page number). File ids come from NewFileId(): one per open file, never
@@ -35,7 +36,7 @@ namespace skeg::storage {
 class PageCache {
  public:
   static constexpr size_t kPageSize = 4096;
-  static constexpr size_t kEntryOverheadBytes = 96;
+  static constexpr size_t kEntryOverheadBytes = 168;
   static constexpr size_t kGhostBytes = 24;
   static constexpr uint32_t kNoOwner = 0;
 

@@ -1,6 +1,8 @@
 #include "storage/cache/page_cache.h"
 
 #include <cstring>
+#include <map>
+#include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -86,6 +88,54 @@ TEST(PageCacheTest, EraseFileDropsItsPages) {
     EXPECT_NE(cache.Lookup(6, i), nullptr);
   }
   EXPECT_EQ(cache.stats().pages, 14u);
+}
+
+// The shard index (open addressing, backward-shift deletion) against a reference map: pages
+// of several files inserted, replaced, erased by file and evicted in random order; whatever
+// the cache still holds must be the page last inserted under that key, and ReadIfCached must
+// agree with Lookup.
+TEST(PageCacheTest, IndexMatchesAReferenceUnderChurn) {
+  for (size_t capacity_pages : {size_t{100000}, size_t{300}}) {
+    PageCache cache(capacity_pages * kCharge, 1);
+    std::map<std::pair<uint64_t, uint64_t>, uint64_t> ref;  // (file, page) -> tag
+    std::mt19937_64 rng(capacity_pages);
+    uint64_t next_tag = 1;
+    for (int op = 0; op < 60000; ++op) {
+      const uint64_t file = 1 + rng() % 5;
+      const uint64_t page = rng() % 2000;
+      const unsigned what = rng() % 100;
+      if (what < 60) {
+        cache.Insert(file, page, MakePage(next_tag));
+        ref[{file, page}] = next_tag++;
+      } else if (what < 99) {
+        auto p = cache.Lookup(file, page);
+        uint64_t via_read = 0;
+        const bool read =
+            cache.ReadIfCached(file, page, 0, sizeof(via_read), reinterpret_cast<char*>(&via_read));
+        ASSERT_EQ(read, p != nullptr);
+        if (p == nullptr) {
+          // Without evictions nothing inserted may be missing.
+          if (capacity_pages == 100000) {
+            ASSERT_EQ(ref.count({file, page}), 0u);
+          }
+          continue;
+        }
+        auto it = ref.find({file, page});
+        ASSERT_NE(it, ref.end());
+        ASSERT_EQ(Tag(p), it->second);
+        ASSERT_EQ(via_read, it->second);
+      } else {
+        const uint64_t from = rng() % 2000;
+        cache.EraseFile(file, from);
+        for (auto it = ref.lower_bound({file, from}); it != ref.end() && it->first.first == file;)
+          it = ref.erase(it);
+      }
+    }
+    if (capacity_pages == 100000) {
+      EXPECT_EQ(cache.stats().pages, ref.size());
+    }
+    EXPECT_LE(cache.stats().bytes, cache.capacity_bytes());
+  }
 }
 
 TEST(PageCacheTest, ZeroCapacityCachesNothing) {
