@@ -479,6 +479,11 @@ Result<ParsedCommandLine> ParseCommandLine(Binary binary, int argc, const char* 
                name);
   app.allow_config_extras(CLI::config_extras_mode::error);
   app.get_formatter()->column_width(34);
+  if (binary == Binary::kSkeg) {
+    app.footer(
+        "Offline index builds: `skeg build --help` (builds a disk vector index from a .npy, "
+        ".fvecs or .bvecs file into a data directory; serve it with --mode serve).");
+  }
   ListenerOptions listeners = DefineFlags(app, binary, out, raw);
 
   // CLI11 reads the config file before the environment, so SKEG_CONFIG becomes the default

@@ -347,6 +347,8 @@ TEST_F(OptionsTest, HelpListsEveryFlagWithDefaultAndEnv) {
     EXPECT_THAT(help, HasSubstr("10000"));
     EXPECT_THAT(help, HasSubstr("9379"));
     EXPECT_THAT(help, HasSubstr(binary == Binary::kSkeg ? "127.0.0.1:7379" : "127.0.0.1:6379"));
+    // Only `skeg` has the offline builder subcommand.
+    EXPECT_EQ(help.find("skeg build --help") != std::string::npos, binary == Binary::kSkeg);
   }
   auto version = Parse(Binary::kSkegResp3, {"--version"});
   ASSERT_TRUE(version.has_value());
