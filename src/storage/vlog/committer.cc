@@ -256,14 +256,39 @@ Status Store::Impl::CreateSegment(uint32_t id, std::shared_ptr<Segment>* out) {
   return Status::Ok();
 }
 
-void Store::Impl::AppendTail(std::span<const std::string_view> chunks) {
+Status Store::Impl::AppendActive(std::span<const std::string_view> chunks, uint64_t total) {
   Segment& seg = *active_;
-  std::lock_guard lock(seg.tail_mu);
-  for (std::string_view c : chunks) seg.tail.append(c);
+  const uint64_t base = seg.size;
+  if (total <= Segment::kMaxTailBytes) {
+    {
+      std::lock_guard lock(seg.tail_mu);
+      for (std::string_view c : chunks) seg.tail.append(c);
+    }
+    seg.size = base + total;
+    // The syncer is behind (a slow sync): write the tail here so memory stays bounded.
+    if (seg.size.load() - seg.flushed.load() > Segment::kMaxTailBytes) return FlushTail(seg);
+    return Status::Ok();
+  }
+  // A large group goes to the file directly, without a copy into memory, after the tail.
+  std::lock_guard flush_lock(seg.flush_mu);
+  SKEG_RETURN_IF_ERROR(FlushTailLocked(seg));
+  SKEG_RETURN_IF_ERROR(seg.file->WriteAt(base, chunks));
+  {
+    std::lock_guard lock(seg.tail_mu);
+    seg.tail_base = base + total;
+    seg.flushing_base = base + total;
+    seg.flushed.store(base + total, std::memory_order_release);
+  }
+  seg.size = base + total;
+  return Status::Ok();
 }
 
 Status Store::Impl::FlushTail(Segment& seg) {
   std::lock_guard flush_lock(seg.flush_mu);
+  return FlushTailLocked(seg);
+}
+
+Status Store::Impl::FlushTailLocked(Segment& seg) {
   {
     std::lock_guard lock(seg.tail_mu);
     if (!seg.flushing.empty()) {
@@ -390,14 +415,9 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
                          r->body_crc);
       chunks.emplace_back(r->encoded);
     }
-    AppendTail(chunks);
-    active_->size = base + total;
-    if (active_->size.load() - active_->flushed.load() > Segment::kMaxTailBytes) {
-      // The syncer is behind (a slow sync): write the tail here so memory stays bounded.
-      s = FlushTail(*active_);
-      // Earlier groups are visible but not on file: nothing more may be acknowledged.
-      if (!s.ok()) Fail(s);
-    }
+    s = AppendActive(chunks, total);
+    // Earlier groups are visible but maybe not on file: nothing more may be acknowledged.
+    if (!s.ok()) Fail(s);
   }
   if (!s.ok()) {
     for (Request* r : group) r->status = s;
@@ -511,10 +531,9 @@ void Store::Impl::CommitRelocations(Request* req) {
   }
   const uint64_t base = active_->size;
   if (s.ok()) {
-    AppendTail(chunks);
-    active_->size = base + total;
+    s = AppendActive(chunks, total);
     // Copies are made durable before the directory points at them.
-    s = WaitDurableInternal(AdvanceWritten(total, active_, true));
+    if (s.ok()) s = WaitDurableInternal(AdvanceWritten(total, active_, true));
     if (!s.ok()) Fail(s);
   }
   if (!s.ok()) {

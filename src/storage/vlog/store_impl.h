@@ -175,13 +175,16 @@ class Store::Impl {
   Status DoCheckpoint();
   Status DoDropSegment(uint32_t id);
   Status RollSegment();
-  // Appends `chunks` at the end of the active segment's write-behind tail (committer only).
-  // The caller then advances active_->size.
-  void AppendTail(std::span<const std::string_view> chunks);
+  // Appends `chunks` (`total` bytes) at the end of the active segment and advances its size
+  // (committer only): into the write-behind tail, which is written here when it passes
+  // Segment::kMaxTailBytes; a group larger than that goes straight to the file after the
+  // tail. On error the caller fails the store.
+  Status AppendActive(std::span<const std::string_view> chunks, uint64_t total);
   // Writes `seg`'s tail to its file (any thread; serialized by seg.flush_mu). On error the
   // bytes stay in memory (readers still see what the key directory points at) and the caller
   // fails the store: they will never be acknowledged.
   Status FlushTail(Segment& seg);
+  Status FlushTailLocked(Segment& seg);  // REQUIRES: seg.flush_mu held
   // Marks [0, size) as on file with nothing buffered (recovery, segment creation).
   static void ResetTail(Segment& seg, uint64_t size);
   // The durability pipeline (committer.cc). The committer appends a group, applies it to the

@@ -399,6 +399,11 @@ TEST(StoreWriteBehindTest, ReadsSeeRecordsInTailFlushingAndFile) {
     ASSERT_EQ(GetOr(*store, "w" + std::to_string(j)), values[j]) << j;
   }
   ASSERT_TRUE(store->WaitDurable(last).ok());
+  // A group larger than the tail bound is written straight to the file, not copied into (and
+  // kept in the capacity of) the tail buffers.
+  ASSERT_TRUE(store->Put("huge", std::string(8u << 20, 'h')).ok());
+  EXPECT_EQ(GetOr(*store, "huge"), std::string(8u << 20, 'h'));
+  EXPECT_LT(store->MemoryUsage(), 6u << 20);
   for (size_t i = 0; i < values.size(); ++i)
     ASSERT_EQ(GetOr(*store, "w" + std::to_string(i)), values[i]) << i;
   store.reset();
