@@ -64,9 +64,9 @@ void ConnectionContext::SetProtocol(int version) {
 Dispatcher::Dispatcher(Engine* engine, telemetry::Registry* registry)
     : engine_(engine), registry_(registry) {
   if (registry_ == nullptr) return;
-  const auto add = [this](const std::string& name) {
+  const auto add = [this](const CommandSpec* spec, const std::string& name) {
     const telemetry::Labels labels = {{"cmd", name}};
-    metrics_[name] = CommandMetrics{
+    metrics_[spec] = CommandMetrics{
         registry_->GetCounter("skeg_commands_total", "Commands executed, by command.", labels),
         registry_->GetCounter("skeg_command_errors_total",
                               "Commands answered with an error, by command.", labels),
@@ -74,17 +74,17 @@ Dispatcher::Dispatcher(Engine* engine, telemetry::Registry* registry)
                                 "Command execution time in seconds, by command.", labels)};
   };
   for (const CommandSpec& spec : AllCommands()) {
-    add(std::string(spec.name));
-    for (const CommandSpec& sub : spec.subcommands) add(FullName(sub, &spec));
+    add(&spec, std::string(spec.name));
+    for (const CommandSpec& sub : spec.subcommands) add(&sub, FullName(sub, &spec));
   }
-  add("unknown");
+  add(nullptr, "unknown");
 }
 
 Dispatcher::~Dispatcher() = default;
 
-const Dispatcher::CommandMetrics* Dispatcher::MetricsFor(const std::string& full_name) const {
+const Dispatcher::CommandMetrics* Dispatcher::MetricsFor(const CommandSpec* spec) const {
   if (registry_ == nullptr) return nullptr;
-  auto it = metrics_.find(full_name);
+  auto it = metrics_.find(spec);
   return it == metrics_.end() ? nullptr : &it->second;
 }
 
@@ -112,27 +112,29 @@ void Dispatcher::Dispatch(const protocol::Request& request, ConnectionContext* c
 
   const CommandSpec* spec = FindCommand(args[0]);
   const CommandSpec* parent = nullptr;
-  std::string full_name;
+  // The metrics are keyed by the spec (a subcommand has its own); null = unknown command.
+  const CommandSpec* counted = spec;
   if (spec == nullptr) {
     tracker.Error(UnknownCommandError(args[0], args.data() + 1, args.size() - 1));
-    full_name = "unknown";
   } else if (!spec->subcommands.empty() && args.size() >= 2 &&
              FindSubcommand(*spec, args[1]) == nullptr) {
     std::string text = "ERR unknown subcommand '";
     text.append(args[1].substr(0, 128));
     text += "'. Try " + AsciiUpper(args[0]) + " HELP.";
     tracker.Error(text);
-    full_name = std::string(spec->name);
   } else {
     if (!spec->subcommands.empty() && args.size() >= 2) {
       parent = spec;
       spec = FindSubcommand(*parent, args[1]);
+      counted = spec;
     }
-    full_name = FullName(*spec, parent);
+    // Only a subcommand's name is built ("client|list"); a command's is its spec's view.
+    const std::string sub_name = parent != nullptr ? FullName(*spec, parent) : std::string();
+    const std::string_view full_name = parent != nullptr ? std::string_view(sub_name) : spec->name;
     if (conn->client) conn->client->Touch(full_name, engine_->NowMs(), conn->resp);
     const uint32_t flags = spec->flags | (parent ? parent->flags & kCmdNoAuth : 0);
     if (!ArityOk(spec->arity, args.size()) || spec->handler == nullptr) {
-      tracker.Error("ERR wrong number of arguments for '" + full_name + "' command");
+      tracker.Error("ERR wrong number of arguments for '" + std::string(full_name) + "' command");
     } else if (!conn->authenticated && (flags & kCmdNoAuth) == 0) {
       tracker.Error(protocol::errors::kNoAuth);
     } else if (engine_->options().read_only && (flags & kCmdWrite) != 0) {
@@ -146,7 +148,7 @@ void Dispatcher::Dispatch(const protocol::Request& request, ConnectionContext* c
     }
   }
   if (tracker.error()) stats.errors.fetch_add(1, std::memory_order_relaxed);
-  if (const CommandMetrics* m = MetricsFor(full_name)) {
+  if (const CommandMetrics* m = MetricsFor(counted)) {
     m->calls->Inc();
     if (tracker.error()) m->errors->Inc();
     m->latency->Observe(

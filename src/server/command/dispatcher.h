@@ -70,14 +70,15 @@ class Dispatcher {
     telemetry::Counter* errors = nullptr;
     telemetry::Histogram* latency = nullptr;
   };
-  // Returns the metrics of `full_name`, or null without a registry.
-  const CommandMetrics* MetricsFor(const std::string& full_name) const;
+  // Returns the metrics of `spec` (a command or subcommand of the table; null = unknown
+  // command), or null without a registry.
+  const CommandMetrics* MetricsFor(const CommandSpec* spec) const;
 
   Engine* const engine_;
   telemetry::Registry* const registry_;
   Admission admission_;
   // Built once in the constructor, read-only afterwards (so lock-free).
-  std::unordered_map<std::string, CommandMetrics> metrics_;
+  std::unordered_map<const CommandSpec*, CommandMetrics> metrics_;
 };
 
 }  // namespace skeg::server

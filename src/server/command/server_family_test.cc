@@ -2,6 +2,7 @@
 #include <string>
 
 #include "server/command/command_test_base.h"
+#include "telemetry/metrics.h"
 
 namespace skeg::server::testing {
 namespace {
@@ -23,6 +24,32 @@ TEST_F(ServerFamilyTest, InfoSections) {
   EXPECT_NE(memory.find("# Memory"), std::string::npos);
   EXPECT_EQ(RunValue({"INFO", "nosuch"}).str, "");
   EXPECT_NE(RunValue({"INFO", "KEYSPACE", "server"}).str.find("# Server"), std::string::npos);
+}
+
+// Per-command metrics: counted under the command's name, a subcommand's "parent|sub" name,
+// "unknown" for unknown commands; errors (arity, unknown subcommand) counted as errors.
+TEST_F(ServerFamilyTest, CommandMetricsByFullName) {
+  runner_.reset();  // one Engine per store
+  telemetry::Registry registry;
+  EngineOptions options;
+  options.clock = [this] { return now_.load(); };
+  CommandRunner runner(store_.get(), std::move(options), &registry);
+  runner.Run({"SET", "k", "v"});
+  runner.Run({"GET", "k"});
+  runner.Run({"GET", "k"});
+  runner.Run({"GET"});  // arity error
+  runner.Run({"CLIENT", "ID"});
+  runner.Run({"CLIENT", "NOSUCH"});  // unknown subcommand: counted under "client"
+  runner.Run({"NOSUCH"});
+  const std::string text = registry.RenderPrometheus();
+  for (const char* line :
+       {"skeg_commands_total{cmd=\"set\"} 1\n", "skeg_commands_total{cmd=\"get\"} 3\n",
+        "skeg_command_errors_total{cmd=\"get\"} 1\n", "skeg_commands_total{cmd=\"client|id\"} 1\n",
+        "skeg_commands_total{cmd=\"client\"} 1\n", "skeg_command_errors_total{cmd=\"client\"} 1\n",
+        "skeg_commands_total{cmd=\"unknown\"} 1\n",
+        "skeg_command_duration_seconds_count{cmd=\"get\"} 3\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
 }
 
 TEST_F(ServerFamilyTest, InfoKeyspaceCountsKeysWithExpiry) {

@@ -177,9 +177,10 @@ std::vector<RespValue> CommandRunner::Client::Feed(std::string_view bytes, bool*
   return replies;
 }
 
-CommandRunner::CommandRunner(storage::Store* store, EngineOptions options)
+CommandRunner::CommandRunner(storage::Store* store, EngineOptions options,
+                             telemetry::Registry* registry)
     : engine_(std::make_unique<Engine>(store, std::move(options))),
-      dispatcher_(std::make_unique<Dispatcher>(engine_.get(), nullptr)),
+      dispatcher_(std::make_unique<Dispatcher>(engine_.get(), registry)),
       main_(std::make_unique<Client>(dispatcher_.get(), SessionOptions{})) {
   const Status s = engine_->OpenVectors();
   SKEG_CHECK(s.ok());

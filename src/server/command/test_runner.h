@@ -57,7 +57,9 @@ bool DecodeResp(std::string_view in, size_t* pos, RespValue* out);
 class CommandRunner {
  public:
   // REQUIRES: `store` outlives the runner.
-  explicit CommandRunner(storage::Store* store, EngineOptions options = {});
+  // `registry` (optional, the caller's) receives the dispatcher's per-command metrics.
+  explicit CommandRunner(storage::Store* store, EngineOptions options = {},
+                         telemetry::Registry* registry = nullptr);
   ~CommandRunner();
 
   class Client {
