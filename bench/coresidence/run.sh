@@ -23,6 +23,12 @@
 #   NQ             distinct queries cycled through (default 1000)
 #   SKEG_BIN       default <repo>/build/release/bin/skeg
 #   SKEG_KIND=f32 SKEG_BACKEND=disk SKEG_CACHE_BYTES=64MiB SKEG_PROTOCOL=resp SKEG_L_SEARCH=64
+#   SKEG_BUILD     how skeg's disk index is built: offline = `skeg build --input DS/base.<ext> --output
+#                  SKEG_DATA --name bench_<dataset>_<kind>_disk --kind SKEG_KIND --metric <dataset metric>
+#                  --R SKEG_R --L SKEG_L --progress lines` (log: SKEG_DATA.build.log); network = ingest
+#                  over RESP (VMSET) + CONSOLIDATE with `skeg-bench run --ingest-only`. Default: offline
+#                  for a disk backend when the dataset has >= 500 000 rows (meta.json "n", else the base
+#                  file's size), else network. SKEG_R=64 SKEG_L=128 (offline only)
 #   REUSE=1        reuse built indexes (skeg: $SKEG_BENCH_WORK/skeg-data/<dataset>.<kind>.<backend>)
 #   SKEG_BENCH_OUT (default /tmp/skeg-bench/results), SKEG_BENCH_WORK (default /tmp/skeg-bench)
 # Output: $SKEG_BENCH_OUT/coresidence/<dataset>.<engine>.hog<MiB>[.cap<MiB>].<time>/ (samples.csv,
@@ -34,7 +40,7 @@
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-[ $# -ge 1 ] || { sed -n 2,35p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,39p "$0"; exit 2; }
 DS_ARG="$1"; DS="$(cd "$1" && pwd)"; shift
 DSNAME="$(basename "$DS")"
 ENGINES=("$@")
@@ -49,6 +55,7 @@ INTERVAL="${INTERVAL:-0.1}"; SERVE_CPUS="${SERVE_CPUS-0}"; CLIENT_CPUS="${CLIENT
 SKEG_BIN="${SKEG_BIN:-$ROOT/build/release/bin/skeg}"
 SKEG_KIND="${SKEG_KIND:-f32}"; SKEG_BACKEND="${SKEG_BACKEND:-disk}"; SKEG_CACHE_BYTES="${SKEG_CACHE_BYTES:-64MiB}"
 SKEG_PROTOCOL="${SKEG_PROTOCOL:-resp}"; SKEG_L_SEARCH="${SKEG_L_SEARCH:-64}"
+SKEG_BUILD="${SKEG_BUILD:-}"; SKEG_R="${SKEG_R:-64}"; SKEG_L="${SKEG_L:-128}"
 BENCH=(/usr/bin/python3 "$ROOT/bench/skeg_bench/skeg_bench.py")
 export SKEG_BENCH_PROG=bench/skeg-bench
 NSCHED="$(tr ',' '\n' <<<"$SCHEDULE" | grep -c .)"
@@ -75,9 +82,38 @@ for ENGINE in "${ENGINES[@]}"; do
     SKEG_DATA="$WORK/skeg-data/$DSNAME.$SKEG_KIND.$SKEG_BACKEND"
     if [ "$REUSE" != 1 ] || [ ! -f "$SKEG_DATA/.built" ]; then
       rm -rf "$SKEG_DATA"; mkdir -p "$(dirname "$SKEG_DATA")"
-      "${BENCH[@]}" run --dataset "$DS" --kind "$SKEG_KIND" --backend "$SKEG_BACKEND" --protocol "$SKEG_PROTOCOL" \
-        --spawn "$SKEG_BIN" --data-dir "$SKEG_DATA" --ingest-only --idle 0 --out-dir "$WORK/skeg-data/logs" >/dev/null \
-        || { echo "!!! skeg ingest failed" >&2; continue; }
+      # base file, row count and metric of the dataset (for the offline builder and the default)
+      read -r SK_BASE SK_N SK_METRIC < <(/usr/bin/python3 - "$DS" <<'PY'
+import json, os, sys
+d = sys.argv[1]; meta = {}
+if os.path.exists(os.path.join(d, "meta.json")):
+    meta = json.load(open(os.path.join(d, "meta.json")))
+base = next((os.path.join(d, "base." + e) for e in ("fvecs", "bvecs", "npy") if os.path.exists(os.path.join(d, "base." + e))), "")
+n = meta.get("n") or 0
+if not n and base.endswith("vecs"):
+    with open(base, "rb") as f:
+        dim = int.from_bytes(f.read(4), "little")
+    n = os.path.getsize(base) // (4 + dim * (4 if base.endswith("fvecs") else 1))
+m = meta.get("metric") or ("cosine" if "cos" in os.path.basename(d) else "l2")
+m = {"cos": "cosine"}.get(m, m)
+print(base or "-", int(n), m)
+PY
+)
+      BUILD_MODE="$SKEG_BUILD"
+      if [ -z "$BUILD_MODE" ]; then
+        if [ "$SKEG_BACKEND" = disk ] && [ "${SK_N:-0}" -ge 500000 ] && [ "$SK_BASE" != - ]; then BUILD_MODE=offline; else BUILD_MODE=network; fi
+      fi
+      if [ "$BUILD_MODE" = offline ]; then
+        SK_NAME="$(tr '-' '_' <<<"bench_${DSNAME}_${SKEG_KIND}_${SKEG_BACKEND}")"
+        echo "[coresidence] skeg offline build of $SK_BASE ($SK_N rows, $SK_METRIC) -> $SKEG_DATA ($SK_NAME)" >&2
+        "$SKEG_BIN" build --input "$SK_BASE" --output "$SKEG_DATA" --name "$SK_NAME" --kind "$SKEG_KIND" \
+          --metric "$SK_METRIC" --R "$SKEG_R" --L "$SKEG_L" --progress lines > "$SKEG_DATA.build.log" 2>&1 \
+          || { echo "!!! skeg build failed (log $SKEG_DATA.build.log)" >&2; continue; }
+      else
+        "${BENCH[@]}" run --dataset "$DS" --kind "$SKEG_KIND" --backend "$SKEG_BACKEND" --protocol "$SKEG_PROTOCOL" \
+          --spawn "$SKEG_BIN" --data-dir "$SKEG_DATA" --ingest-only --idle 0 --out-dir "$WORK/skeg-data/logs" >/dev/null \
+          || { echo "!!! skeg ingest failed" >&2; continue; }
+      fi
       touch "$SKEG_DATA/.built"
     fi
   else

@@ -988,6 +988,10 @@ def load_records(paths):
                 if r.get("kind") == "coresidence":
                     cores.append(r)
                 elif "qps" in r and "recall_at_10" in r and "engine" in r:
+                    # records carry k at top level, not in params: without this a --k 100 run would
+                    # replace the k = 10 point with the same params ("latest record wins" below)
+                    if r.get("k") not in (None, 10) and "k" not in (r.get("params") or {}):
+                        r["params"] = {**(r.get("params") or {}), "k": r["k"]}
                     points.append(r)
         elif f.endswith(".json"):
             try:
@@ -1025,7 +1029,8 @@ _HIDDEN_PARAMS = {"clients", "index", "durability", "passes", "batch", "pipeline
 def fmt_params(p):
     if not isinstance(p, dict):
         return str(p or "-")
-    return " ".join(f"{k}={v}" for k, v in p.items() if k not in _HIDDEN_PARAMS and v is not None) or "-"
+    return " ".join(f"{k}={v}" for k, v in p.items()
+                    if (k not in _HIDDEN_PARAMS or (k == "k" and v != 10)) and v is not None) or "-"
 
 
 def f_num(v, nd=1, dash="-"):

@@ -562,6 +562,9 @@ Status DiskBackend::Commit(const Snapshot& snap, std::shared_ptr<GraphVersion> n
       delta_->Remove(id);
     }
   }
+  // Everything pending was folded (the usual case): give the delta's rows back rather than
+  // keep their capacity until the next burst of writes.
+  delta_->ReleaseIfEmpty();
   swap.unlock();
   space_cv_.notify_all();
   // Searches still holding the old version keep its descriptor; the name goes now.

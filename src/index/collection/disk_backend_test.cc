@@ -170,12 +170,16 @@ TEST_F(DiskBackendTest, DeltaThenMergeThenRestart) {
   EXPECT_EQ(Recall("d", live), 1.0);
   EXPECT_EQ(Info("d").pending, 600u);
   EXPECT_EQ(Info("d").graph_version, 0u);
+  const uint64_t ram_with_delta = Info("d").ram_bytes;
+  EXPECT_GT(ram_with_delta, 600u * kDim * 4);  // the delta's f32 rows
 
   {
     const Status cs = collection_->Consolidate("d");
     ASSERT_TRUE(cs.ok()) << cs.ToString();
   }
   IndexInfo info = Info("d");
+  // Everything was folded: the delta's memory is given back, not kept as capacity.
+  EXPECT_LT(info.ram_bytes, 600u * kDim * 4 / 4) << ram_with_delta;
   EXPECT_EQ(info.graph_version, 1u);
   EXPECT_EQ(info.pending, 0u);
   EXPECT_EQ(info.n_vectors, 600u);

@@ -511,6 +511,33 @@ Status FlatIndex::Search(const FlatSearchRequest& r, const VectorSource* source,
   return status;
 }
 
+size_t FlatIndex::ReleaseIfEmpty() {
+  const size_t before = MemoryUsage();
+  {
+    std::unique_lock lock(mu_);
+    if (live_ != 0) return 0;
+    // swap() with empty vectors: clear() would keep the capacity.
+    std::vector<float>().swap(vecs_);
+    std::vector<float>().swap(inv_norm_);
+    std::vector<uint8_t>().swap(codes_);
+    std::vector<uint64_t>().swap(ids_);
+    std::vector<SlotMeta>().swap(meta_);
+    std::vector<uint32_t>().swap(free_);
+    std::vector<PayloadToken>().swap(tokens_);
+    std::vector<uint8_t>().swap(fs_blocks_);
+    std::vector<float>().swap(fs_norms_);
+    std::vector<uint32_t>(16, kEmpty).swap(map_);
+    dead_tokens_ = 0;
+    payload_bytes_ = 0;
+  }
+  {
+    std::lock_guard pool_lock(pool_mu_);
+    pool_.clear();
+  }
+  const size_t after = MemoryUsage();
+  return before > after ? before - after : 0;
+}
+
 size_t FlatIndex::MemoryUsage() const {
   std::shared_lock lock(mu_);
   size_t bytes = sizeof(*this) + Bytes(vecs_) + Bytes(inv_norm_) + Bytes(codes_) + Bytes(ids_) +

@@ -103,6 +103,11 @@ class FlatIndex {
               std::optional<uint64_t> attr);
   // Removes `id`; false when absent.
   bool Remove(uint64_t id);
+  // When no vector is live, frees the storage of every slot (rows, codes, ids, metadata, the
+  // id table, payload tokens, the search scratch pool): an index emptied by removals gives its
+  // memory back instead of keeping the capacity for reuse. No-op otherwise. Returns the bytes
+  // released (MemoryUsage() before minus after).
+  size_t ReleaseIfEmpty();
   bool Contains(uint64_t id) const;
 
   // The ids of the live vectors, in slot order.

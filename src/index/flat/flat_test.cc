@@ -283,6 +283,46 @@ TEST(FlatIndexTest, IdMapSurvivesChurn) {
   EXPECT_GT(f.index->MemoryUsage(), live * 8);
 }
 
+// The disk backend's delta empties at every merge: its memory must go back, and the index must
+// work as new afterwards (f32 rows and a fast-scan quantized kind).
+TEST(FlatIndexTest, ReleaseIfEmptyGivesTheMemoryBack) {
+  for (std::optional<QuantKind> kind :
+       {std::optional<QuantKind>(), std::optional(QuantKind::kTq2)}) {
+    Fixture f(32, Metric::kCosine, kind);
+    const size_t empty = f.index->MemoryUsage();
+    std::mt19937 rng(5);
+    std::normal_distribution<float> g;
+    auto random_vec = [&] {
+      std::vector<float> v(32);
+      for (float& x : v) x = g(rng);
+      return v;
+    };
+    for (uint64_t id = 0; id < 5000; ++id) {
+      f.Put(id, random_vec(), "tag:x", id);
+    }
+    EXPECT_EQ(f.index->ReleaseIfEmpty(), 0u);  // not empty: nothing released
+    const size_t full = f.index->MemoryUsage();
+    EXPECT_GT(full, empty + 5000 * 8);
+    for (uint64_t id = 0; id < 5000; ++id) f.Del(id);
+    EXPECT_GE(f.index->MemoryUsage(), full);  // removals keep the capacity...
+    EXPECT_GT(f.index->ReleaseIfEmpty(), 5000u * 8);
+    EXPECT_LE(f.index->MemoryUsage(), empty + 4096);  // ...until released
+    // Usable again: ids, payload tokens and search.
+    const std::vector<float> v = random_vec();
+    f.Put(7, v, "tag:y", 7);
+    f.Put(8, random_vec(), "tag:z", 8);
+    EXPECT_TRUE(f.index->Contains(7));
+    EXPECT_EQ(f.index->size(), 2u);
+    FlatSearchRequest r;
+    r.query = v.data();
+    r.k = 1;
+    std::vector<SearchHit> hits;
+    ASSERT_TRUE(f.index->Search(r, &f.src, &hits).ok());
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].id, 7u);
+  }
+}
+
 TEST(FlatIndexTest, TokensAreCompactedAndPayloadBytesTracked) {
   Fixture f(4, Metric::kL2, std::nullopt);
   const std::vector<float> v{1, 2, 3, 4};
