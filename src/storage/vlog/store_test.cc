@@ -21,6 +21,18 @@ using test::GetOr;
 using test::OpenOrDie;
 using test::TestOptions;
 
+// Writes key = value without waiting for durability; returns its durability ticket (0 on error).
+uint64_t PutDeferred(Store& store, const std::string& key, std::string_view value) {
+  uint64_t ticket = 0;
+  WriteOptions wo;
+  wo.durability_ticket = &ticket;
+  WriteBatch b;
+  b.Put(key, value);
+  const auto r = store.Write(b, wo);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? ticket : 0;
+}
+
 TEST(StoreTest, PutGetDeleteOverwrite) {
   testing::TempDir dir;
   auto store = OpenOrDie(TestOptions(dir.path()));
@@ -337,12 +349,8 @@ TEST(StoreDurabilityTicketTest, PipelinedWritesAreVisibleAtOnceAndDurableLater) 
   auto store = test::OpenOrDie(test::TestOptions(dir.path()));
   uint64_t last = 0;
   for (int i = 0; i < 100; ++i) {
-    uint64_t ticket = 0;
-    WriteOptions wo;
-    wo.durability_ticket = &ticket;
-    WriteBatch b;
-    b.Put("p" + std::to_string(i), std::to_string(i));
-    ASSERT_TRUE(store->Write(b, wo).ok());
+    const uint64_t ticket = PutDeferred(*store, "p" + std::to_string(i), std::to_string(i));
+    ASSERT_GT(ticket, 0u);
     EXPECT_GE(ticket, last);  // tickets are log positions: monotonic
     last = ticket;
     // Read-your-writes before durability.
@@ -385,12 +393,8 @@ TEST(StoreWriteBehindTest, ReadsSeeRecordsInTailFlushingAndFile) {
     const size_t size = i % 97 == 5 ? (1u << 20) + 4099 : i % 7 == 0 ? 9000 + i : 1 + rng() % 300;
     std::string v(size, '\0');
     for (auto& c : v) c = static_cast<char>('a' + rng() % 26);
-    uint64_t ticket = 0;
-    WriteOptions wo;
-    wo.durability_ticket = &ticket;
-    WriteBatch b;
-    b.Put("w" + std::to_string(i), v);
-    ASSERT_TRUE(store->Write(b, wo).ok());
+    const uint64_t ticket = PutDeferred(*store, "w" + std::to_string(i), v);
+    ASSERT_GT(ticket, 0u);
     last = std::max(last, ticket);
     values.push_back(std::move(v));
     // Read back at once, and an earlier record that may meanwhile be on its way to the file.
@@ -423,12 +427,8 @@ TEST(StoreWriteBehindTest, OneWriteCallPerSegmentPerSyncPass) {
   const StoreStats before = store->stats();
   uint64_t last = 0;
   for (int i = 0; i < 2000; ++i) {
-    uint64_t ticket = 0;
-    WriteOptions wo;
-    wo.durability_ticket = &ticket;
-    WriteBatch b;
-    b.Put("k" + std::to_string(i), std::string(64, 'v'));
-    ASSERT_TRUE(store->Write(b, wo).ok());
+    const uint64_t ticket = PutDeferred(*store, "k" + std::to_string(i), std::string(64, 'v'));
+    ASSERT_GT(ticket, 0u);
     last = std::max(last, ticket);
   }
   ASSERT_TRUE(store->WaitDurable(last).ok());
