@@ -33,11 +33,13 @@ constexpr size_t kCharge = PageCache::kPageSize + PageCache::kEntryOverheadBytes
 constexpr uint8_t kMaxFreq = 3;
 
 // A shard's index of its pages: open addressing with linear probing and backward-shift
-// deletion (no tombstones), power-of-two capacity kept between 3/8 and 3/4 full. A slot
+// deletion (no tombstones), power-of-two capacity: doubled past 3/4 full, halved below 1/8
+// (the gap keeps a cache that hovers at a size from resizing back and forth). The table only
+// grows when it passes 3/4, so a full shard's table is at least 3/8 full. A slot
 // carries what a read hit needs (the page's data pointer and valid bytes) besides the key, so
 // a hit costs one slot probe and the copy of the data, not a walk through a node-based map,
-// the entry and the page object. 40 bytes per slot, at most 107 per page (charged in
-// kEntryOverheadBytes).
+// the entry and the page object. 40 bytes per slot, at most 107 per page of a full shard (charged
+// in kEntryOverheadBytes).
 template <typename E>
 class PageTable {
  public:
@@ -89,7 +91,7 @@ class PageTable {
     }
     slots_[hole] = Slot{};
     --size_;
-    if (slots_.size() > kMinSlots && size_ * 8 < slots_.size() * 3) Resize(slots_.size() / 2);
+    if (slots_.size() > kMinSlots && size_ * 8 < slots_.size()) Resize(slots_.size() / 2);
   }
 
  private:

@@ -10,7 +10,8 @@
 //
 // Charge: every page costs its buffer (kPageSize) plus a fixed per-entry overhead
 // (kEntryOverheadBytes: the 48-byte entry allocation, its index slots (40 bytes each, the
-// table 3/8 to 3/4 full: at most 107 bytes per page) and its queue link), so capacity_bytes
+// table of a full shard at least 3/8 full: at most 107 bytes per page; a partly emptied
+// shard holds less than a full one) and its queue link), so capacity_bytes
 // bounds the real memory. Ghost keys cost kGhostBytes each and are bounded to as many as fit in the
 // main queue's share.
 //
