@@ -1,24 +1,26 @@
-// native_vs_resp: GET and SET throughput of one skeg server over its native protocol (through
-// clients/cpp) and over RESP (a minimal pipelined RESP client below: requests encoded with
-// protocol/resp AppendRequest, replies skipped by a tiny parser), same server, same run, same
-// client threads, keys, values and pipeline depths. Prints a Markdown table with the ratio
-// native/RESP per row. Both sides use an equally minimal client by default (encode with the
-// codec, skip replies by their length) so the client is not what is measured; --cpp-client
-// drives the native side through clients/cpp's Pipeline instead.
+// native_vs_resp: GET and SET throughput of one skeg server over its native protocol and over
+// RESP, same server, same run, same client threads, keys, values and pipeline depths. Prints a
+// Markdown table with the ratio native/RESP per row.
 //
-//   build/release/bin/skeg --data-dir /var/tmp/nvr --addr 127.0.0.1:7379
+// The clients are built so the SERVER is what is measured: each client thread pre-encodes 64
+// batches of `depth` requests (random keys; the native codec / protocol/resp AppendRequest) and
+// then only cycles through them: send one batch, skip `depth` replies by their length, repeat.
+// Pin the server to one core and the clients to the other, so the server core is the bottleneck:
+//
+//   taskset -c 0 build/release/bin/skeg --data-dir /var/tmp/nvr --addr 127.0.0.1:7379
 //       --resp-addr 127.0.0.1:6379 --metrics-port 0 &      (one line)
-//   build/release/bench/native_vs_resp --threads 8 --seconds 3 --pipelines 1,16
+//   taskset -c 1 build/release/bench/native_vs_resp --threads 8 --seconds 3 --pipelines 1,16
 //
-// Each (op, depth, protocol) cell runs for --seconds with --threads connections; every thread
-// sends `depth` requests, then reads `depth` replies, and repeats. Keys are drawn uniformly from
-// --keys keys (preloaded), values are --value-bytes bytes.
+// --cpp-client drives the native side through clients/cpp's Pipeline instead (encodes and
+// decodes every request and reply: a client-bound measurement of that library). Keys are drawn
+// uniformly from --keys keys (preloaded), values are --value-bytes bytes.
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
@@ -47,17 +49,20 @@ struct Config {
   int threads = 8;
   double seconds = 3;
   std::vector<int> pipelines = {1, 16};
+  std::vector<std::string> ops = {"get", "set"};
   int keys = 10000;
   int value_bytes = 64;
   // Drive the native side with clients/cpp's Pipeline instead of the minimal client.
   bool cpp_client = false;
+  // When set, the server's CPU time per request is reported (from /proc/PID/stat).
+  int server_pid = 0;
 };
 
 std::string KeyName(int i) { return "bench:" + std::to_string(i); }
 
-// ---- minimal RESP client ----
+// ---- minimal client: sends pre-encoded bytes, skips replies by their length ----
 
-class RespConn {
+class Conn {
  public:
   bool Connect(const std::string& host, uint16_t port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -71,7 +76,7 @@ class RespConn {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return true;
   }
-  virtual ~RespConn() {
+  ~Conn() {
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -84,99 +89,108 @@ class RespConn {
     return true;
   }
 
-  // Reads and skips `count` replies (simple, error, integer, bulk). False on I/O failure or an
-  // error reply.
+  // Reads and skips `count` RESP replies (simple, error, integer, bulk). False on I/O failure
+  // or an error reply.
   bool ReadReplies(int count) {
     while (count > 0) {
+      const std::string_view rest = std::string_view(in_).substr(pos_);
+      const size_t eol = rest.find("\r\n");
       size_t used = 0;
-      const int r = ParseOne(&used);
-      if (r < 0) return false;
-      if (r == 0) {
-        if (!Receive(&in_)) return false;
+      if (eol != std::string_view::npos) {
+        if (rest[0] == '+' || rest[0] == ':') {
+          used = eol + 2;
+        } else if (rest[0] == '$') {
+          const long len = std::strtol(rest.data() + 1, nullptr, 10);
+          used = len < 0 ? eol + 2 : eol + 2 + static_cast<size_t>(len) + 2;
+          if (rest.size() < used) used = 0;
+        } else {
+          std::fprintf(stderr, "RESP error: %.*s\n", static_cast<int>(eol), rest.data());
+          return false;
+        }
+      }
+      if (used == 0) {
+        if (!Receive()) return false;
         continue;
       }
-      in_.erase(0, used);
+      pos_ += used;
       --count;
     }
     return true;
   }
 
- protected:
-  // Appends what one recv() returns to *in. False on EOF or error.
-  bool Receive(std::string* in) {
-    char chunk[64 * 1024];
-    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    in->append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
- private:
-  // 1: one reply of `*used` bytes at the front of in_; 0: incomplete; -1: error reply/garbage.
-  int ParseOne(size_t* used) {
-    const size_t eol = in_.find("\r\n");
-    if (eol == std::string::npos) return 0;
-    switch (in_[0]) {
-      case '+':
-      case ':':
-        *used = eol + 2;
-        return 1;
-      case '$': {
-        const long len = std::strtol(in_.c_str() + 1, nullptr, 10);
-        if (len < 0) {
-          *used = eol + 2;
-          return 1;
-        }
-        const size_t total = eol + 2 + static_cast<size_t>(len) + 2;
-        if (in_.size() < total) return 0;
-        *used = total;
-        return 1;
-      }
-      default:
-        std::fprintf(stderr, "RESP error: %s\n", in_.substr(0, eol).c_str());
-        return -1;
-    }
-  }
-
-  int fd_ = -1;
-  std::string in_;
-};
-
-// ---- minimal native client (the same shape as RespConn: encode with the codec, skip replies) ----
-
-class NativeConn : public RespConn {
- public:
-  // Reads and skips `count` response frames. False on I/O failure or an Err other than
-  // NotFound (a GET miss).
+  // Reads and skips `count` native response frames. False on I/O failure or an Err other
+  // than NotFound (a GET miss).
   bool ReadFrames(int count) {
+    constexpr size_t kHeader = skeg::protocol::native::kHeaderBytes;
     while (count > 0) {
-      if (frames_.size() >= skeg::protocol::native::kHeaderBytes) {
-        const uint32_t len = skeg::DecodeFixed32(frames_.data() + 16);
-        const size_t total = skeg::protocol::native::kHeaderBytes + len;
-        if (frames_.size() >= total) {
-          const auto op = static_cast<uint8_t>(frames_[3]);
-          if (op != 0xC0 && (len == 0 || frames_[24] != 0x01)) return false;
-          frames_.erase(0, total);
+      const std::string_view rest = std::string_view(in_).substr(pos_);
+      if (rest.size() >= kHeader) {
+        const uint32_t len = skeg::DecodeFixed32(rest.data() + 16);
+        if (rest.size() >= kHeader + len) {
+          const auto op = static_cast<uint8_t>(rest[3]);
+          if (op != 0xC0 && (len == 0 || rest[kHeader] != 0x01)) return false;
+          pos_ += kHeader + len;
           --count;
           continue;
         }
       }
-      if (!Receive(&frames_)) return false;
+      if (!Receive()) return false;
     }
     return true;
   }
 
  private:
-  std::string frames_;
+  // Drops the consumed bytes and appends what one recv() returns. False on EOF or error.
+  bool Receive() {
+    in_.erase(0, pos_);
+    pos_ = 0;
+    char chunk[64 * 1024];
+    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0) return false;
+    in_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string in_;
+  size_t pos_ = 0;
 };
 
 // ---- the runs ----
 
+// Distinct pre-encoded request batches per client thread (cycled).
+constexpr size_t kBatches = 64;
+
 enum class Op { kGet, kSet };
 enum class Proto { kNative, kResp };
 
-// Runs one cell; returns ops/s (0 on failure).
-double RunCell(const Config& cfg, Op op, Proto proto, int depth) {
+// CPU seconds (user + system) the process `pid` has used so far; -1 when unreadable.
+double ProcessCpuSeconds(int pid) {
+  if (pid <= 0) return -1;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return -1;
+  char buf[4096];
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return -1;
+  unsigned long utime = 0, stime = 0;
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) !=
+      2) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+struct CellResult {
+  double ops_per_sec = 0;        // 0 on failure
+  double server_us_per_op = -1;  // server CPU microseconds per request; -1 without --server-pid
+};
+
+// Runs one cell.
+CellResult RunCell(const Config& cfg, Op op, Proto proto, int depth) {
   std::atomic<bool> go{false}, stop{false}, failed{false};
   std::atomic<uint64_t> total{0};
   const std::string value(static_cast<size_t>(cfg.value_bytes), 'v');
@@ -187,19 +201,24 @@ double RunCell(const Config& cfg, Op op, Proto proto, int depth) {
       std::uniform_int_distribution<int> pick(0, cfg.keys - 1);
       std::vector<std::string> keys(static_cast<size_t>(depth));
       uint64_t done = 0;
-      if (proto == Proto::kNative && !cfg.cpp_client) {
-        NativeConn conn;
-        if (!conn.Connect(cfg.host, cfg.native_port)) {
-          failed = true;
-          return;
-        }
-        while (!go.load()) std::this_thread::yield();
-        std::string wire;
+      if (!cfg.cpp_client || proto == Proto::kResp) {
+        // Pre-encoded batches, cycled: per request the client only sends bytes and skips a
+        // reply, so the server's work is what the cell measures.
+        std::vector<std::string> batches(kBatches);
         skeg::protocol::native::RequestFrame req;
-        while (!stop.load(std::memory_order_relaxed)) {
-          wire.clear();
+        for (std::string& wire : batches) {
           for (auto& k : keys) {
             k = KeyName(pick(rng));
+            if (proto == Proto::kResp) {
+              const std::string_view get[] = {"GET", k};
+              const std::string_view set[] = {"SET", k, value};
+              if (op == Op::kGet) {
+                skeg::protocol::resp::AppendRequest(get, &wire);
+              } else {
+                skeg::protocol::resp::AppendRequest(set, &wire);
+              }
+              continue;
+            }
             ++req.req_id;
             if (op == Op::kGet) {
               req.body = skeg::protocol::native::GetRequest{k};
@@ -208,13 +227,22 @@ double RunCell(const Config& cfg, Op op, Proto proto, int depth) {
             }
             if (!skeg::protocol::native::EncodeRequest(req, &wire).ok()) failed = true;
           }
-          if (!conn.SendAll(wire) || !conn.ReadFrames(depth)) {
+        }
+        Conn conn;
+        if (!conn.Connect(cfg.host, proto == Proto::kResp ? cfg.resp_port : cfg.native_port)) {
+          failed = true;
+          return;
+        }
+        while (!go.load()) std::this_thread::yield();
+        for (size_t i = 0; !stop.load(std::memory_order_relaxed); i = (i + 1) % kBatches) {
+          if (!conn.SendAll(batches[i]) ||
+              (proto == Proto::kNative ? !conn.ReadFrames(depth) : !conn.ReadReplies(depth))) {
             failed = true;
             break;
           }
           done += static_cast<uint64_t>(depth);
         }
-      } else if (proto == Proto::kNative) {
+      } else {
         auto client = skeg::client::Client::Connect(cfg.host, cfg.native_port);
         if (!client.ok()) {
           failed = true;
@@ -236,49 +264,30 @@ double RunCell(const Config& cfg, Op op, Proto proto, int depth) {
           }
           done += static_cast<uint64_t>(depth);
         }
-      } else {
-        RespConn conn;
-        if (!conn.Connect(cfg.host, cfg.resp_port)) {
-          failed = true;
-          return;
-        }
-        while (!go.load()) std::this_thread::yield();
-        std::string wire;
-        while (!stop.load(std::memory_order_relaxed)) {
-          wire.clear();
-          for (auto& k : keys) {
-            k = KeyName(pick(rng));
-            if (op == Op::kGet) {
-              const std::string_view args[] = {"GET", k};
-              skeg::protocol::resp::AppendRequest(args, &wire);
-            } else {
-              const std::string_view args[] = {"SET", k, value};
-              skeg::protocol::resp::AppendRequest(args, &wire);
-            }
-          }
-          if (!conn.SendAll(wire) || !conn.ReadReplies(depth)) {
-            failed = true;
-            break;
-          }
-          done += static_cast<uint64_t>(depth);
-        }
       }
       total += done;
     });
   }
   // Let every thread connect before the clock starts.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const double cpu_begin = ProcessCpuSeconds(cfg.server_pid);
   const auto begin = Clock::now();
   go = true;
   std::this_thread::sleep_for(std::chrono::duration<double>(cfg.seconds));
   stop = true;
   for (auto& t : threads) t.join();
+  const double cpu_end = ProcessCpuSeconds(cfg.server_pid);
   const double secs = std::chrono::duration<double>(Clock::now() - begin).count();
   if (failed) {
     std::fprintf(stderr, "a %s client failed\n", proto == Proto::kNative ? "native" : "RESP");
-    return 0;
+    return {};
   }
-  return static_cast<double>(total.load()) / secs;
+  CellResult r;
+  r.ops_per_sec = static_cast<double>(total.load()) / secs;
+  if (cpu_begin >= 0 && cpu_end >= 0 && total.load() > 0) {
+    r.server_us_per_op = (cpu_end - cpu_begin) * 1e6 / static_cast<double>(total.load());
+  }
+  return r;
 }
 
 bool Preload(const Config& cfg) {
@@ -313,11 +322,17 @@ int main(int argc, char** argv) {
   app.add_option("--threads", cfg.threads, "client connections (one thread each)");
   app.add_option("--seconds", cfg.seconds, "duration of each cell");
   app.add_option("--pipelines", cfg.pipelines, "pipeline depths")->delimiter(',');
+  app.add_option("--ops", cfg.ops, "operations to run (get, set)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"get", "set"}));
   app.add_option("--keys", cfg.keys, "key space");
   app.add_option("--value-bytes", cfg.value_bytes, "value size");
   app.add_flag("--cpp-client", cfg.cpp_client,
                "native side through clients/cpp Pipeline (decodes every reply) instead of the "
                "minimal client");
+  app.add_option("--server-pid", cfg.server_pid,
+                 "report the server's CPU microseconds per request (reads /proc/PID/stat; robust "
+                 "to a noisy machine where ops/s is not)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -328,14 +343,20 @@ int main(int argc, char** argv) {
   std::printf("threads=%d seconds=%.1f keys=%d value_bytes=%d native_client=%s\n\n", cfg.threads,
               cfg.seconds, cfg.keys, cfg.value_bytes,
               cfg.cpp_client ? "clients/cpp Pipeline" : "minimal");
-  std::printf("| op | pipeline | native ops/s | RESP ops/s | native/RESP |\n");
-  std::printf("|---|---:|---:|---:|---:|\n");
-  for (Op op : {Op::kGet, Op::kSet}) {
+  std::printf(
+      "| op | pipeline | native ops/s | RESP ops/s | native/RESP | server CPU us/op native | "
+      "RESP | RESP/native |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const std::string& name : cfg.ops) {
+    const Op op = name == "get" ? Op::kGet : Op::kSet;
     for (int depth : cfg.pipelines) {
-      const double native = RunCell(cfg, op, Proto::kNative, depth);
-      const double resp = RunCell(cfg, op, Proto::kResp, depth);
-      std::printf("| %s | %d | %.0f | %.0f | %.2f |\n", op == Op::kGet ? "GET" : "SET", depth,
-                  native, resp, resp > 0 ? native / resp : 0.0);
+      const CellResult native = RunCell(cfg, op, Proto::kNative, depth);
+      const CellResult resp = RunCell(cfg, op, Proto::kResp, depth);
+      const auto ratio = [](double a, double b) { return b > 0 && a > 0 ? a / b : 0.0; };
+      std::printf("| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f |\n",
+                  op == Op::kGet ? "GET" : "SET", depth, native.ops_per_sec, resp.ops_per_sec,
+                  ratio(native.ops_per_sec, resp.ops_per_sec), native.server_us_per_op,
+                  resp.server_us_per_op, ratio(resp.server_us_per_op, native.server_us_per_op));
       std::fflush(stdout);
     }
   }

@@ -12,6 +12,7 @@
 #include "index/collection/collection.h"
 #include "protocol/errors.h"
 #include "server/command/engine.h"
+#include "storage/cache/page_cache.h"
 
 namespace skeg::server {
 
@@ -123,8 +124,12 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
     error_.reset();
   }
 
-  // For kStats / kShards: the cache budget reported alongside the key count.
-  void set_budget_bytes(uint64_t budget) { budget_bytes_ = budget; }
+  // For kStats / kShards: the page cache figures reported alongside the key count.
+  void set_cache(uint64_t bytes, uint64_t evictions, uint64_t budget) {
+    cache_bytes_ = bytes;
+    cache_evictions_ = evictions;
+    budget_bytes_ = budget;
+  }
 
   // Completes the frame. `suppress_ok`: NO_REPLY, drop the frame on success. Returns true
   // when the reply was Ok.
@@ -175,16 +180,16 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
         PutU32(out_, static_cast<uint32_t>(n));
         return Done();
       case Adapter::kStats:
-        PutU64(out_, 0);  // cache_bytes: no page cache yet
-        PutU64(out_, 0);  // cache_evictions
+        PutU64(out_, cache_bytes_);
+        PutU64(out_, cache_evictions_);
         PutU64(out_, n);  // n_keys
         PutU64(out_, budget_bytes_);
         return Done();
       case Adapter::kShards:
         PutU32(out_, 1);
-        PutU32(out_, 0);  // shard_id
-        PutU64(out_, 0);  // cache_bytes
-        PutU64(out_, 0);  // evictions
+        PutU32(out_, 0);  // shard_id: one shard (the whole server)
+        PutU64(out_, cache_bytes_);
+        PutU64(out_, cache_evictions_);
         PutU64(out_, n);  // n_keys
         PutU64(out_, budget_bytes_);
         return Done();
@@ -346,6 +351,8 @@ class NativeReplyBuilder final : public protocol::ReplyBuilder {
   size_t start_ = 0;
   State state_ = State::kWaiting;
   size_t remaining_ = 0;
+  uint64_t cache_bytes_ = 0;
+  uint64_t cache_evictions_ = 0;
   uint64_t budget_bytes_ = 0;
   std::optional<std::pair<NativeErrorCode, std::string>> error_;
 };
@@ -361,6 +368,7 @@ NativeSession::NativeSession(Dispatcher* dispatcher, std::string addr, std::stri
 NativeSession::~NativeSession() { dispatcher_->CloseConnection(conn_.get()); }
 
 NativeSession::Outcome NativeSession::Process(std::string* input, std::string* output) {
+  conn_->clock_mark.reset();  // new input: the time before it arrived is not a request's
   size_t offset = 0;
   Outcome outcome = Outcome::kNeedInput;
   while (true) {
@@ -489,7 +497,12 @@ void NativeSession::HandleFrame(const native::Frame& frame, std::string* output)
                              std::is_same_v<T, native::ShardsRequest>) {
           constexpr bool kStats = std::is_same_v<T, native::StatsRequest>;
           start(kStats ? Adapter::kStats : Adapter::kShards, "DBSIZE");
-          rb.set_budget_bytes(dispatcher_->engine()->options().maxmemory_bytes);
+          if (const storage::PageCache* cache = dispatcher_->engine()->options().page_cache) {
+            const storage::PageCache::Stats cs = cache->stats();
+            rb.set_cache(cs.bytes, cs.evictions, cs.capacity_bytes);
+          } else {
+            rb.set_cache(0, 0, 0);
+          }
           Dispatch();
         } else if constexpr (std::is_same_v<T, native::FlushRequest>) {
           // A sync barrier, not FLUSHDB: every write acknowledged so far is made durable.

@@ -14,6 +14,7 @@
 #include "protocol/native/native.h"
 #include "server/command/dispatcher.h"
 #include "server/command/engine.h"
+#include "storage/cache/page_cache.h"
 #include "storage/vlog/store.h"
 #include "testing/temp_dir.h"
 
@@ -61,12 +62,15 @@ class NativeSessionTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(EngineOptions{}); }
 
-  void Open(EngineOptions options, bool defer = false) {
+  // `cache` (optional, outlives the session): the page cache of the store and the engine.
+  void Open(EngineOptions options, bool defer = false, storage::PageCache* cache = nullptr) {
     session_.reset();
     dispatcher_.reset();
     engine_.reset();
     store_.reset();
     storage::StoreOptions so;
+    so.page_cache = cache;
+    options.page_cache = cache;
     so.data_dir = dir_.Sub("db");
     so.durability = storage::Durability::kRelaxed;
     so.background_compaction = false;
@@ -196,6 +200,35 @@ TEST_F(NativeSessionTest, MultiKeyOps) {
   EXPECT_EQ(Call(native::MGetRequest{}).body, ReplyBody(native::MGetReply{}));
   EXPECT_EQ(Call(native::MExistsRequest{}).body, ReplyBody(native::CountReply{0}));
   EXPECT_FALSE(Call(native::MSetRequest{}).error);
+}
+
+TEST_F(NativeSessionTest, StatsAndShardsReportThePageCache) {
+  storage::PageCache cache(1 << 20);
+  Open(EngineOptions{}, /*defer=*/false, &cache);
+  ASSERT_FALSE(Call(native::MSetRequest{{{"a", "1"}, {"b", "2"}}}).error);
+  ASSERT_FALSE(Call(native::FlushRequest{}).error);  // on file: reads go through the cache
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Call(native::GetRequest{"a"}).body, ReplyBody(native::ValueReply{"1"}));
+  }
+  const storage::PageCache::Stats cs = cache.stats();
+  ASSERT_GT(cs.bytes, 0u);
+  ASSERT_GT(cs.hits, 0u);
+  native::StatsReply stats;
+  stats.cache_bytes = cs.bytes;
+  stats.cache_evictions = cs.evictions;
+  stats.n_keys = 2;
+  stats.cache_budget_bytes = 1 << 20;
+  EXPECT_EQ(Call(native::StatsRequest{}).body, ReplyBody(stats));
+  native::ShardInfo shard;
+  shard.cache_bytes = cs.bytes;
+  shard.evictions = cs.evictions;
+  shard.n_keys = 2;
+  shard.budget_bytes = 1 << 20;
+  EXPECT_EQ(Call(native::ShardsRequest{}).body, ReplyBody(native::ShardsReply{{shard}}));
+  session_.reset();  // before the cache goes
+  dispatcher_.reset();
+  engine_.reset();
+  store_.reset();
 }
 
 TEST_F(NativeSessionTest, AdminOps) {

@@ -17,6 +17,7 @@ RespSession::~RespSession() { dispatcher_->CloseConnection(conn_.get()); }
 
 RespSession::Outcome RespSession::Process(std::string* input, std::string* output) {
   builder_.set_output(output);
+  conn_->clock_mark.reset();  // new input: the time before it arrived is not a request's
   size_t offset = 0;
   Outcome outcome = Outcome::kNeedInput;
   while (true) {

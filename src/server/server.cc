@@ -481,6 +481,7 @@ void Server::Impl::SetUpCommands() {
   eo.binary_name = std::string(BinaryName(options_.binary));
   eo.version = std::string(kSkegVersion);
   eo.durability = std::string(storage::DurabilityName(options_.durability));
+  eo.page_cache = page_cache_.get();
   engine_ = std::make_unique<Engine>(store_.get(), std::move(eo));
   dispatcher_ = std::make_unique<Dispatcher>(engine_.get(), &registry_);
   bytes_in_ = registry_.GetCounter("skeg_net_input_bytes_total", "Bytes read from clients.");

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "server/command/command.h"
+
 namespace skeg::server {
 
 void ClientHandle::set_name(std::string name) {
@@ -24,13 +26,6 @@ void ClientHandle::set_lib_ver(std::string v) {
   lib_ver_ = std::move(v);
 }
 
-void ClientHandle::Touch(std::string_view cmd, int64_t now_ms, int resp) {
-  std::lock_guard lock(mu_);
-  last_cmd_.assign(cmd);
-  last_ms_ = now_ms;
-  resp_ = resp;
-}
-
 void ClientHandle::set_killer(std::function<void()> kill) {
   std::lock_guard lock(mu_);
   kill_ = std::move(kill);
@@ -46,15 +41,18 @@ void ClientHandle::Kill() {
 }
 
 std::string ClientHandle::Describe(int64_t now_ms) const {
+  const CommandSpec* cmd = last_cmd_.load(std::memory_order_relaxed);
+  const int64_t last_ms = last_ms_.load(std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   const int64_t age = (now_ms - created_ms_) / 1000;
-  const int64_t idle = last_ms_ == 0 ? age : (now_ms - last_ms_) / 1000;
+  const int64_t idle = last_ms == 0 ? age : (now_ms - last_ms) / 1000;
   return fmt::format(
       "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 "
       "multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
       "tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
-      id_, addr_, laddr_, name_, age < 0 ? 0 : age, idle < 0 ? 0 : idle, last_cmd_, resp_,
-      lib_name_, lib_ver_);
+      id_, addr_, laddr_, name_, age < 0 ? 0 : age, idle < 0 ? 0 : idle,
+      cmd != nullptr ? CommandFullName(*cmd) : std::string_view("NULL"),
+      resp_.load(std::memory_order_relaxed), lib_name_, lib_ver_);
 }
 
 std::shared_ptr<ClientHandle> ClientRegistry::Add(std::string addr, std::string laddr,

@@ -1,8 +1,9 @@
 // ClientRegistry: the list of connected clients behind CLIENT LIST / CLIENT KILL / INFO.
 //
 // Each connection owns a ClientHandle (shared with the registry) for the lifetime of the
-// connection. Fields other connections read (name, library, last command, idle time) sit
-// behind the handle's mutex; the id and addresses are immutable after construction.
+// connection. Fields other connections read (name, library) sit behind the handle's mutex;
+// the last command, its time and the protocol version are atomics (Touch() runs for every
+// command, so it takes no lock); the id and addresses are immutable after construction.
 //
 // Thread-safety: ClientRegistry and ClientHandle are fully thread-safe.
 #pragma once
@@ -18,6 +19,8 @@
 
 namespace skeg::server {
 
+struct CommandSpec;
+
 class ClientHandle {
  public:
   ClientHandle(uint64_t id, std::string addr, std::string laddr, int64_t created_ms)
@@ -30,8 +33,13 @@ class ClientHandle {
   std::string name() const;
   void set_lib_name(std::string v);
   void set_lib_ver(std::string v);
-  // Records the command being run (for CLIENT LIST `cmd=` and `idle=`).
-  void Touch(std::string_view cmd, int64_t now_ms, int resp);
+  // Records the command being run (for CLIENT LIST `cmd=` and `idle=`): `cmd` is an entry of
+  // the command table (a subcommand's own spec), null for an unknown command. Lock-free.
+  void Touch(const CommandSpec* cmd, int64_t now_ms, int resp) {
+    last_cmd_.store(cmd, std::memory_order_relaxed);
+    last_ms_.store(now_ms, std::memory_order_relaxed);
+    resp_.store(resp, std::memory_order_relaxed);
+  }
 
   // Asks the connection to close (CLIENT KILL). Thread-safe; no-op without a killer.
   void set_killer(std::function<void()> kill);
@@ -46,13 +54,13 @@ class ClientHandle {
   const std::string laddr_;
   const int64_t created_ms_;
   mutable std::mutex mu_;
-  std::string name_;               // guarded by mu_
-  std::string lib_name_;           // guarded by mu_
-  std::string lib_ver_;            // guarded by mu_
-  std::string last_cmd_ = "NULL";  // guarded by mu_
-  int64_t last_ms_ = 0;            // guarded by mu_
-  int resp_ = 2;                   // guarded by mu_
-  std::function<void()> kill_;     // guarded by mu_
+  std::string name_;                                   // guarded by mu_
+  std::string lib_name_;                               // guarded by mu_
+  std::string lib_ver_;                                // guarded by mu_
+  std::function<void()> kill_;                         // guarded by mu_
+  std::atomic<const CommandSpec*> last_cmd_{nullptr};  // null: none yet ("NULL")
+  std::atomic<int64_t> last_ms_{0};
+  std::atomic<int> resp_{2};
 };
 
 class ClientRegistry {

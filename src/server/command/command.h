@@ -14,8 +14,10 @@
 // threads may read).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -57,6 +59,10 @@ struct ConnectionContext {
   std::shared_ptr<ClientHandle> client;  // never null once the connection is set up
   // The RESP encoder of this connection, switched by HELLO/RESET; null for other protocols.
   protocol::resp::RespReplyBuilder* resp_builder = nullptr;
+  // When the previous request of the current input batch finished: the Dispatcher uses it as
+  // the start of the next request (one clock read per request instead of two). Sessions
+  // reset it when they start on newly received input, so idle time is never counted.
+  std::optional<std::chrono::steady_clock::time_point> clock_mark;
 
   uint64_t id() const { return client ? client->id() : 0; }
   // Switches the reply protocol (takes effect for the reply being written).
@@ -96,6 +102,9 @@ struct CommandSpec {
 
 // The full name Redis reports: "get", "client|setname".
 std::string FullName(const CommandSpec& spec, const CommandSpec* parent);
+// The same for an entry of the table (a command or a subcommand's own spec, found among the
+// table's subcommands), from names built once; the view lives as long as the program.
+std::string_view CommandFullName(const CommandSpec& spec);
 
 // Names of the bits set in `flags`, in COMMAND INFO order.
 std::vector<std::string_view> CommandFlagNames(uint32_t flags);

@@ -137,6 +137,19 @@ std::string FullName(const CommandSpec& spec, const CommandSpec* parent) {
   return name;
 }
 
+std::string_view CommandFullName(const CommandSpec& spec) {
+  static const auto* const kNames = [] {
+    auto* m = new std::unordered_map<const CommandSpec*, std::string>();
+    for (const CommandSpec& c : kCommands) {
+      m->emplace(&c, FullName(c, nullptr));
+      for (const CommandSpec& sub : c.subcommands) m->emplace(&sub, FullName(sub, &c));
+    }
+    return m;
+  }();
+  auto it = kNames->find(&spec);
+  return it == kNames->end() ? spec.name : std::string_view(it->second);
+}
+
 std::vector<std::string_view> CommandFlagNames(uint32_t flags) {
   static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
       {kCmdWrite, "write"},          {kCmdReadOnly, "readonly"}, {kCmdDenyOom, "denyoom"},

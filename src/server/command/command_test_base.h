@@ -23,10 +23,13 @@ class CommandTest : public ::testing::Test {
 
   void SetUp() override { Open(EngineOptions{}); }
 
-  void Open(EngineOptions options) {
+  // `cache` (optional, outlives the runner): the page cache of the store and the engine.
+  void Open(EngineOptions options, storage::PageCache* cache = nullptr) {
     runner_.reset();
     store_.reset();
     storage::StoreOptions so;
+    so.page_cache = cache;
+    options.page_cache = cache;
     so.data_dir = dir_.Sub("db");
     so.durability = storage::Durability::kRelaxed;
     so.background_compaction = false;

@@ -104,7 +104,7 @@ void Dispatcher::CloseConnection(ConnectionContext* conn) {
 
 void Dispatcher::Dispatch(const protocol::Request& request, ConnectionContext* conn,
                           protocol::ReplyBuilder* rb) {
-  const auto begin = std::chrono::steady_clock::now();
+  const auto begin = conn->clock_mark ? *conn->clock_mark : std::chrono::steady_clock::now();
   std::span<const std::string_view> args = request.args();
   ErrorTrackingBuilder tracker(rb);
   Engine::Stats& stats = engine_->stats();
@@ -128,10 +128,8 @@ void Dispatcher::Dispatch(const protocol::Request& request, ConnectionContext* c
       spec = FindSubcommand(*parent, args[1]);
       counted = spec;
     }
-    // Only a subcommand's name is built ("client|list"); a command's is its spec's view.
-    const std::string sub_name = parent != nullptr ? FullName(*spec, parent) : std::string();
-    const std::string_view full_name = parent != nullptr ? std::string_view(sub_name) : spec->name;
-    if (conn->client) conn->client->Touch(full_name, engine_->NowMs(), conn->resp);
+    const std::string_view full_name = parent != nullptr ? CommandFullName(*spec) : spec->name;
+    if (conn->client) conn->client->Touch(spec, engine_->MsAt(begin), conn->resp);
     const uint32_t flags = spec->flags | (parent ? parent->flags & kCmdNoAuth : 0);
     if (!ArityOk(spec->arity, args.size()) || spec->handler == nullptr) {
       tracker.Error("ERR wrong number of arguments for '" + std::string(full_name) + "' command");
@@ -148,11 +146,12 @@ void Dispatcher::Dispatch(const protocol::Request& request, ConnectionContext* c
     }
   }
   if (tracker.error()) stats.errors.fetch_add(1, std::memory_order_relaxed);
+  const auto end = std::chrono::steady_clock::now();
+  conn->clock_mark = end;
   if (const CommandMetrics* m = MetricsFor(counted)) {
     m->calls->Inc();
     if (tracker.error()) m->errors->Inc();
-    m->latency->Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());
+    m->latency->Observe(std::chrono::duration<double>(end - begin).count());
   }
 }
 

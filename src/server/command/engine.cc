@@ -62,6 +62,11 @@ int64_t Engine::NowMs() const {
       .count();
 }
 
+int64_t Engine::MsAt(std::chrono::steady_clock::time_point t) const {
+  if (options_.clock) return options_.clock();
+  return start_ms_ + std::chrono::duration_cast<std::chrono::milliseconds>(t - start_).count();
+}
+
 int64_t Engine::UptimeSeconds() const {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start_)
       .count();

@@ -40,6 +40,9 @@ struct EngineOptions {
   std::string durability = "kernel";
   // Wall clock in Unix milliseconds; null: the system clock. Tests inject their own.
   std::function<int64_t()> clock;
+  // The page cache shared by the value log and the vector indexes (not owned; must outlive
+  // the engine), reported by INFO and the native STATS/SHARDS; null: none.
+  const storage::PageCache* page_cache = nullptr;
 };
 
 // While alive on a thread, Engine writes on that thread defer their durability wait and
@@ -107,6 +110,10 @@ class Engine {
 
   // Wall clock, Unix milliseconds (the unit of every expiry).
   int64_t NowMs() const;
+  // The wall clock at steady time `t` (Unix milliseconds), derived from the steady clock, so
+  // without a clock read: for bookkeeping such as CLIENT LIST's idle time, not for expiry. An
+  // injected EngineOptions::clock is returned as is.
+  int64_t MsAt(std::chrono::steady_clock::time_point t) const;
   // Steady seconds since the Engine was created.
   int64_t UptimeSeconds() const;
 
@@ -127,6 +134,7 @@ class Engine {
   storage::Store* const store_;
   const EngineOptions options_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  const int64_t start_ms_ = NowMs();  // the wall clock at start_
   KeyLocks locks_;
   ClientRegistry clients_;
   std::unique_ptr<index::Collection> vectors_;

@@ -13,6 +13,7 @@
 #include "server/command/arg_parse.h"
 #include "server/command/families.h"
 #include "server/command/string_match.h"
+#include "storage/cache/page_cache.h"
 #include "telemetry/metrics.h"
 
 namespace skeg::server {
@@ -92,11 +93,20 @@ std::string InfoSection(Engine& e, std::string_view section) {
   if (section == "skeg") {
     const storage::StoreStats s = store->stats();
     const index::Collection* vectors = e.vectors();
+    storage::PageCache::Stats cs;
+    size_t cache_memory = 0;
+    if (const storage::PageCache* cache = e.options().page_cache) {
+      cs = cache->stats();
+      cache_memory = cache->MemoryUsage();
+    }
     return fmt::format(
-        "# Skeg\r\nvectors:{}\r\nindexes:{}\r\nvector_index_ram_bytes:{}\r\ncache_bytes:0\r\n"
+        "# Skeg\r\nvectors:{}\r\nindexes:{}\r\nvector_index_ram_bytes:{}\r\ncache_bytes:{}\r\n"
+        "cache_capacity_bytes:{}\r\ncache_memory_bytes:{}\r\ncache_pages:{}\r\n"
+        "cache_hits:{}\r\ncache_misses:{}\r\ncache_evictions:{}\r\n"
         "keydir_bytes:{}\r\ncompactions:{}\r\ncompaction_bytes_reclaimed:{}\r\n",
         vectors ? vectors->vector_count() : 0, vectors ? vectors->index_count() : 0,
-        vectors ? vectors->MemoryUsage() : 0, s.keydir_bytes, s.compactions,
+        vectors ? vectors->MemoryUsage() : 0, cs.bytes, cs.capacity_bytes, cache_memory, cs.pages,
+        cs.hits, cs.misses, cs.evictions, s.keydir_bytes, s.compactions,
         s.compaction_bytes_reclaimed);
   }
   return "";

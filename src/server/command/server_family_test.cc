@@ -2,6 +2,7 @@
 #include <string>
 
 #include "server/command/command_test_base.h"
+#include "storage/cache/page_cache.h"
 #include "telemetry/metrics.h"
 
 namespace skeg::server::testing {
@@ -50,6 +51,34 @@ TEST_F(ServerFamilyTest, CommandMetricsByFullName) {
         "skeg_command_duration_seconds_count{cmd=\"get\"} 3\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line;
   }
+}
+
+// The value of `field` in INFO text ("field:value\r\n"), or -1.
+int64_t InfoField(const std::string& info, const std::string& field) {
+  const size_t at = info.find(field + ":");
+  if (at == std::string::npos) return -1;
+  return std::stoll(info.substr(at + field.size() + 1));
+}
+
+TEST_F(ServerFamilyTest, InfoReportsThePageCache) {
+  auto cache = std::make_unique<storage::PageCache>(1 << 20);
+  Open(EngineOptions{}, cache.get());
+  EXPECT_EQ(Run({"SET", "k", "v"}), "OK");
+  ASSERT_TRUE(store_->Sync().ok());  // on file: reads go through the cache
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Run({"GET", "k"}), "\"v\"");
+  const storage::PageCache::Stats cs = cache->stats();
+  const std::string info = RunValue({"INFO", "skeg"}).str;
+  EXPECT_EQ(InfoField(info, "cache_capacity_bytes"), 1 << 20);
+  EXPECT_EQ(InfoField(info, "cache_bytes"), static_cast<int64_t>(cs.bytes));
+  EXPECT_GT(InfoField(info, "cache_bytes"), 0);
+  EXPECT_EQ(InfoField(info, "cache_pages"), static_cast<int64_t>(cs.pages));
+  EXPECT_EQ(InfoField(info, "cache_hits"), static_cast<int64_t>(cs.hits));
+  EXPECT_GE(InfoField(info, "cache_hits"), 2);
+  EXPECT_EQ(InfoField(info, "cache_misses"), static_cast<int64_t>(cs.misses));
+  EXPECT_EQ(InfoField(info, "cache_evictions"), 0);
+  EXPECT_GE(InfoField(info, "cache_memory_bytes"), InfoField(info, "cache_bytes"));
+  runner_.reset();  // before the cache goes
+  store_.reset();
 }
 
 TEST_F(ServerFamilyTest, InfoKeyspaceCountsKeysWithExpiry) {
