@@ -334,6 +334,15 @@ Status Store::Impl::RollSegment() {
     active_->file->Truncate(active_->size.load()).IgnoreError();
   }
   active_ = std::move(next);
+  // A seal is when garbage becomes reclaimable (the sealed segment, and older ones whose keys
+  // it overwrote): wake the compactor now rather than at its next periodic check.
+  if (opts_.background_compaction) {
+    {
+      std::lock_guard lock(compactor_mu_);
+      compactor_kick_ = true;
+    }
+    compactor_cv_.notify_one();
+  }
   return Status::Ok();
 }
 

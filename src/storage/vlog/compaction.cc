@@ -91,8 +91,9 @@ void Store::Impl::CompactorLoop() {
     {
       std::unique_lock lock(compactor_mu_);
       compactor_cv_.wait_for(lock, std::chrono::milliseconds(opts_.compaction_check_ms),
-                             [&] { return compactor_stop_; });
+                             [&] { return compactor_stop_ || compactor_kick_; });
       if (compactor_stop_) return;
+      compactor_kick_ = false;
     }
     // Sweep 1/16 of the directory per tick for expired keys, then compact.
     Status s = ExpireSweep(expiry_cursor_, KeyDir::kShards / 16);

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -104,6 +105,28 @@ TEST(CompactionTest, BatchRecordsAreCompactedPerKey) {
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(GetOr(*store, "b" + std::to_string(i)), i < 90 ? "over" : std::string(100, 'b'));
   }
+}
+
+TEST(CompactionTest, SealingASegmentWakesTheCompactor) {
+  testing::TempDir dir;
+  auto o = TestOptions(dir.path());
+  o.background_compaction = true;
+  o.compaction_check_ms = 600'000;  // the periodic check never comes during the test
+  auto store = OpenOrDie(o);
+  // 50 keys overwritten 40 times: ~400 KiB of log, segments of 64 KiB that are mostly garbage.
+  for (int round = 0; round < 40; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(
+          store->Put("k" + std::to_string(i), std::to_string(round) + std::string(200, 'x')).ok());
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (store->stats().compactions == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(store->stats().compactions, 0u);
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(GetOr(*store, "k" + std::to_string(i)), "39" + std::string(200, 'x'));
 }
 
 TEST(CompactionTest, ConcurrentWritesAndReadsDuringBackgroundCompaction) {

@@ -262,6 +262,7 @@ class Store::Impl {
   std::mutex compactor_mu_;
   std::condition_variable compactor_cv_;
   bool compactor_stop_ = false;  // guarded by compactor_mu_
+  bool compactor_kick_ = false;  // guarded by compactor_mu_: a segment was sealed
   std::thread compactor_;
   std::mutex compaction_run_mu_;  // one compaction pass at a time
   uint32_t expiry_cursor_ = 0;    // compactor thread: next shard to sweep
