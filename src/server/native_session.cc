@@ -1,6 +1,7 @@
 #include "server/native_session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <optional>
@@ -86,6 +87,20 @@ std::string_view LineField(std::string_view line, std::string_view key) {
     pos = end + 1;
   }
   return {};
+}
+
+// The command-table entry an opcode runs as, looked up by name on first use and then kept per
+// opcode (the opcode identifies the command: no name lookup per request). Null for names
+// outside the table. Thread-safe.
+const CommandSpec* SpecForOp(native::Opcode op, std::string_view name) {
+  static std::atomic<const CommandSpec*> cache[256];
+  std::atomic<const CommandSpec*>& slot = cache[static_cast<uint8_t>(op)];
+  const CommandSpec* spec = slot.load(std::memory_order_relaxed);
+  if (spec == nullptr) {
+    spec = FindCommand(name);
+    slot.store(spec, std::memory_order_relaxed);
+  }
+  return spec;
 }
 
 }  // namespace
@@ -406,7 +421,13 @@ NativeSession::Outcome NativeSession::Process(std::string* input, std::string* o
   return outcome;
 }
 
-void NativeSession::Dispatch() { dispatcher_->Dispatch(request_, conn_.get(), builder_.get()); }
+void NativeSession::Dispatch() {
+  if (spec_ != nullptr) {
+    dispatcher_->Dispatch(*spec_, request_, conn_.get(), builder_.get());
+  } else {
+    dispatcher_->Dispatch(request_, conn_.get(), builder_.get());
+  }
+}
 
 bool NativeSession::CheckAuthenticated() {
   if (conn_->authenticated) return true;
@@ -432,6 +453,7 @@ void NativeSession::HandleFrame(const native::Frame& frame, std::string* output)
   const auto start = [&](Adapter adapter, std::string_view command) {
     rb.Begin(req_id, adapter, output);
     request_.Append(command);
+    spec_ = SpecForOp(frame.header.op, command);
   };
   std::visit(
       [&](const auto& body) {

@@ -111,8 +111,9 @@ class NativeSession {
   const NativeSessionOptions options_;
   protocol::native::FrameParser parser_;
   protocol::Request request_;
-  std::string scratch_;      // decompressed LZ4 payloads
-  std::string arg_text_[2];  // decimal arguments of vector ops (the request views them)
+  const CommandSpec* spec_ = nullptr;  // the command request_ runs as (null: look it up by name)
+  std::string scratch_;                // decompressed LZ4 payloads
+  std::string arg_text_[2];            // decimal arguments of vector ops (the request views them)
   std::unique_ptr<NativeReplyBuilder> builder_;
   std::unique_ptr<ConnectionContext> conn_;
   uint64_t durability_ticket_ = 0;

@@ -104,13 +104,22 @@ void Dispatcher::CloseConnection(ConnectionContext* conn) {
 
 void Dispatcher::Dispatch(const protocol::Request& request, ConnectionContext* conn,
                           protocol::ReplyBuilder* rb) {
+  Run(FindCommand(request.args()[0]), request, conn, rb);
+}
+
+void Dispatcher::Dispatch(const CommandSpec& spec, const protocol::Request& request,
+                          ConnectionContext* conn, protocol::ReplyBuilder* rb) {
+  Run(&spec, request, conn, rb);
+}
+
+void Dispatcher::Run(const CommandSpec* spec, const protocol::Request& request,
+                     ConnectionContext* conn, protocol::ReplyBuilder* rb) {
   const auto begin = conn->clock_mark ? *conn->clock_mark : std::chrono::steady_clock::now();
   std::span<const std::string_view> args = request.args();
   ErrorTrackingBuilder tracker(rb);
   Engine::Stats& stats = engine_->stats();
   stats.commands.fetch_add(1, std::memory_order_relaxed);
 
-  const CommandSpec* spec = FindCommand(args[0]);
   const CommandSpec* parent = nullptr;
   // The metrics are keyed by the spec (a subcommand has its own); null = unknown command.
   const CommandSpec* counted = spec;

@@ -53,6 +53,11 @@ class Dispatcher {
   // Runs one request (REQUIRES: !request.empty()) and writes exactly one reply to `rb`.
   void Dispatch(const protocol::Request& request, ConnectionContext* conn,
                 protocol::ReplyBuilder* rb);
+  // The same for a caller that already knows the command (the native protocol, whose opcode
+  // names it): no name lookup. REQUIRES: `spec` is a top-level entry of the command table and
+  // request.args()[0] is its name.
+  void Dispatch(const CommandSpec& spec, const protocol::Request& request, ConnectionContext* conn,
+                protocol::ReplyBuilder* rb);
 
   // Creates the context of a new connection (registers a client handle).
   std::unique_ptr<ConnectionContext> OpenConnection(std::string addr, std::string laddr);
@@ -70,6 +75,9 @@ class Dispatcher {
     telemetry::Counter* errors = nullptr;
     telemetry::Histogram* latency = nullptr;
   };
+  // The gate, the handler and the metrics of one request; `spec` null = unknown command.
+  void Run(const CommandSpec* spec, const protocol::Request& request, ConnectionContext* conn,
+           protocol::ReplyBuilder* rb);
   // Returns the metrics of `spec` (a command or subcommand of the table; null = unknown
   // command), or null without a registry.
   const CommandMetrics* MetricsFor(const CommandSpec* spec) const;
