@@ -1,5 +1,6 @@
 #include "server/options.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 #include <fstream>
@@ -78,8 +79,9 @@ TEST_F(OptionsTest, DefaultsOfSkeg) {
   EXPECT_EQ(o.durability, storage::Durability::kKernel);
   EXPECT_EQ(o.tier, (TierSpec{TierSpec::Kind::kTq2, 0, 256}));
   EXPECT_EQ(o.cache_bytes, 32ull << 20);
-  unsigned cores = std::thread::hardware_concurrency();
-  EXPECT_EQ(o.workers, cores == 0 ? 1u : cores);
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  EXPECT_EQ(o.workers, static_cast<uint32_t>(CPU_COUNT(&allowed)));
   EXPECT_EQ(o.mode, ServerMode::kReadWrite);
   EXPECT_EQ(o.metrics_port, 9379);
   EXPECT_EQ(o.metrics_addr, "127.0.0.1");
@@ -353,6 +355,25 @@ TEST_F(OptionsTest, HelpListsEveryFlagWithDefaultAndEnv) {
   auto version = Parse(Binary::kSkegResp3, {"--version"});
   ASSERT_TRUE(version.has_value());
   EXPECT_THAT(version->print_and_exit, HasSubstr("skeg-resp3 0.1.0"));
+}
+
+TEST_F(OptionsTest, DefaultWorkersFollowTheAffinityMask) {
+  // Pinned to one CPU (as `taskset -c 0` would), the default is one worker, not one per CPU
+  // of the machine. sched_getaffinity(0) is the calling thread's mask, so pin this thread.
+  cpu_set_t before;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(before), &before), 0);
+  int first = -1;
+  for (int c = 0; c < CPU_SETSIZE && first < 0; ++c) {
+    if (CPU_ISSET(c, &before)) first = c;
+  }
+  ASSERT_GE(first, 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  const ServerOptions o = MustParse(Binary::kSkeg, {"--data-dir", "/d"});
+  ASSERT_EQ(sched_setaffinity(0, sizeof(before), &before), 0);
+  EXPECT_EQ(o.workers, 1u);
 }
 
 }  // namespace
