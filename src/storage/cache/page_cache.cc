@@ -49,6 +49,9 @@ class PageTable {
     const char* data = nullptr;
     E* entry = nullptr;  // null: empty slot
     uint32_t valid = 0;
+    // S3-FIFO access count (0..kMaxFreq), kept here rather than in the entry so that a hit
+    // touches the slot and the page only (in the slot's padding: no extra bytes).
+    uint8_t freq = 0;
   };
 
   PageTable() : slots_(kMinSlots) {}
@@ -69,7 +72,7 @@ class PageTable {
     if ((size_ + 1) * 4 > slots_.size() * 3) Resize(slots_.size() * 2);
     size_t i = Home(key);
     while (slots_[i].entry != nullptr) i = (i + 1) & mask();
-    slots_[i] = Slot{key.file, key.page, nullptr, entry, 0};
+    slots_[i] = Slot{key.file, key.page, nullptr, entry, 0, 0};
     ++size_;
     return &slots_[i];
   }
@@ -132,21 +135,19 @@ class PageCache::Shard {
       return nullptr;
     }
     ++hits_;
-    Entry* e = slot->entry;
-    if (e->freq < kMaxFreq) ++e->freq;
-    return e->page;
+    if (slot->freq < kMaxFreq) ++slot->freq;
+    return slot->entry->page;
   }
 
   bool ReadIfCached(const Key& key, size_t offset, size_t n, char* dst) {
     std::lock_guard lock(mu_);
-    const auto* slot = index_.Find(key);
+    auto* slot = index_.Find(key);
     if (slot == nullptr || slot->valid < offset + n) {
       ++misses_;
       return false;
     }
     ++hits_;
-    Entry* e = slot->entry;
-    if (e->freq < kMaxFreq) ++e->freq;
+    if (slot->freq < kMaxFreq) ++slot->freq;
     std::memcpy(dst, slot->data + offset, n);
     return true;
   }
@@ -162,7 +163,7 @@ class PageCache::Shard {
       slot->entry->page = std::move(page);  // same charge: pages are fixed-size buffers
       return slot->entry->page;
     }
-    auto* e = new Entry{key, std::move(page), 0, false, owner};
+    auto* e = new Entry{key, std::move(page), false, owner};
     auto* slot = index_.Insert(key, e);
     slot->data = e->page->data.get();
     slot->valid = e->page->valid;
@@ -225,7 +226,6 @@ class PageCache::Shard {
   struct Entry {
     Key key;
     std::shared_ptr<const Page> page;
-    uint8_t freq;
     bool in_main;
     uint32_t owner;
   };
@@ -297,9 +297,10 @@ class PageCache::Shard {
       Entry* e = small_.front();
       small_.pop_front();
       small_bytes_ -= kCharge;
-      if (e->freq > 0) {
+      uint8_t& freq = index_.Find(e->key)->freq;
+      if (freq > 0) {
         // Hit while in the small queue: worth keeping.
-        e->freq = 0;
+        freq = 0;
         e->in_main = true;
         main_.push_back(e);
         main_bytes_ += kCharge;
@@ -311,8 +312,8 @@ class PageCache::Shard {
     }
     Entry* e = main_.front();
     main_.pop_front();
-    if (e->freq > 0) {
-      --e->freq;
+    if (uint8_t& freq = index_.Find(e->key)->freq; freq > 0) {
+      --freq;
       main_.push_back(e);  // second chance, as in CLOCK
       return;
     }

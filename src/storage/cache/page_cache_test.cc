@@ -65,6 +65,28 @@ TEST(PageCacheTest, ScanDoesNotFlushTheHotSet) {
   EXPECT_GE(hot_left, 95);
 }
 
+TEST(PageCacheTest, ReadIfCachedHitsProtectTheHotSetToo) {
+  // The value log reads through ReadIfCached (no Page handle): its hits must count for S3-FIFO
+  // exactly as Lookup's do.
+  PageCache cache(200 * kCharge, 1);
+  for (uint64_t i = 0; i < 100; ++i) cache.Insert(1, i, MakePage(i));
+  char byte = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (uint64_t i = 0; i < 100; ++i) ASSERT_TRUE(cache.ReadIfCached(1, i, 0, 1, &byte));
+  }
+  for (uint64_t i = 0; i < 5000; ++i) cache.Insert(2, i, MakePage(i));  // the scan
+  int hot_left = 0;
+  for (uint64_t i = 0; i < 100; ++i) hot_left += cache.ReadIfCached(1, i, 0, 1, &byte);
+  EXPECT_GE(hot_left, 95);
+  // Without the hits the same scan evicts them all.
+  PageCache cold(200 * kCharge, 1);
+  for (uint64_t i = 0; i < 100; ++i) cold.Insert(1, i, MakePage(i));
+  for (uint64_t i = 0; i < 5000; ++i) cold.Insert(2, i, MakePage(i));
+  int cold_left = 0;
+  for (uint64_t i = 0; i < 100; ++i) cold_left += cold.ReadIfCached(1, i, 0, 1, &byte);
+  EXPECT_LE(cold_left, 5);
+}
+
 TEST(PageCacheTest, GhostHitGoesStraightToMain) {
   PageCache cache(100 * kCharge, 1);
   cache.Insert(1, 0, MakePage(0));
