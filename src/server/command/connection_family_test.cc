@@ -156,5 +156,45 @@ TEST_F(ConnectionFamilyTest, PipelinedAndSplitRequests) {
   EXPECT_EQ(all[3].ToString(), "PONG");
 }
 
+// A pipeline mixing case, empty multibulks, inline requests, unknown commands and QUIT, whole or
+// split anywhere: answered in order as if read one request at a time, nothing after QUIT runs.
+TEST_F(ConnectionFamilyTest, MixedPipelineInOrderAndNothingRunsAfterQuit) {
+  const std::string pipeline =
+      "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\na\r\n"
+      "*2\r\n$3\r\ngEt\r\n$1\r\nk\r\n"
+      "*0\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+      "get k\r\n"
+      "*2\r\n$4\r\nNOPE\r\n$1\r\nx\r\n"
+      "*3\r\n$4\r\nMGET\r\n$1\r\nk\r\n$7\r\nmissing\r\n"
+      "*2\r\n$3\r\nGET\r\n$7\r\nmissing\r\n"
+      "*1\r\n$4\r\nQUIT\r\n"
+      "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nz\r\n";
+  const std::vector<std::string> expected = {
+      "OK",
+      "\"a\"",
+      "\"a\"",
+      "\"a\"",
+      "ERR unknown command 'NOPE', with args beginning with: 'x' ",
+      "[\"a\", (nil)]",
+      "(nil)",
+      "OK"};
+  // Whole, and split at every byte of the first 64 and every 7th after.
+  for (size_t cut = 0; cut <= pipeline.size(); cut += (cut < 64 ? 1 : 7)) {
+    Open(EngineOptions{});
+    auto client = runner_->NewClient();
+    bool closed = false;
+    std::vector<RespValue> all = client->Feed(pipeline.substr(0, cut), &closed);
+    if (!closed) {
+      for (auto& r : client->Feed(pipeline.substr(cut), &closed)) all.push_back(std::move(r));
+    }
+    ASSERT_EQ(all.size(), expected.size()) << "cut " << cut;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(all[i].ToString(), expected[i]) << "cut " << cut << " reply " << i;
+    }
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(Run({"GET", "k"}), "\"a\"") << "the SET after QUIT ran (cut " << cut << ")";
+  }
+}
+
 }  // namespace
 }  // namespace skeg::server::testing
