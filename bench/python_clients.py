@@ -52,9 +52,11 @@ def main():
     for i in range(0, len(keys), 500):
         native.mset([(k, value) for k in keys[i : i + 500]])
 
-    def native_exec(op):
+    def executor(new_pipeline, op):
+        """Runs one batch of keys as a pipeline of `op` on a client's pipeline object."""
+
         def execute(batch):
-            p = native.pipeline()
+            p = new_pipeline()
             for k in batch:
                 if op == "get":
                     p.get(k)
@@ -64,25 +66,21 @@ def main():
 
         return execute
 
-    def resp_exec(op):
-        def execute(batch):
-            p = resp.pipeline(transaction=False)
-            for k in batch:
-                if op == "get":
-                    p.get(k)
-                else:
-                    p.set(k, value)
-            p.execute()
+    def native_pipeline():
+        return native.pipeline()
 
-        return execute
+    def resp_pipeline():
+        return resp.pipeline(transaction=False)
 
     print(f"redis-py {redis.__version__}; one connection per client; {args.seconds} s per cell\n")
     print("| op | pipeline | skeg native client ops/s | redis-py (RESP) ops/s | native/RESP |")
     print("|---|---:|---:|---:|---:|")
     for op in ("get", "set"):
         for depth in (int(d) for d in args.depths.split(",")):
-            n = run(args.seconds, depth, keys, random.Random(1), list.append, native_exec(op))
-            r = run(args.seconds, depth, keys, random.Random(1), list.append, resp_exec(op))
+            n = run(args.seconds, depth, keys, random.Random(1), list.append,
+                    executor(native_pipeline, op))
+            r = run(args.seconds, depth, keys, random.Random(1), list.append,
+                    executor(resp_pipeline, op))
             print(f"| {op.upper()} | {depth} | {n:.0f} | {r:.0f} | {n / r:.2f} |", flush=True)
 
 
