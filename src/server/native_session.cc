@@ -530,6 +530,8 @@ void NativeSession::HandleFrame(const native::Frame& frame, std::string* output)
           // A sync barrier, not FLUSHDB: every write acknowledged so far is made durable.
           start(Adapter::kEmpty, "FLUSH");
           if (!CheckAuthenticated()) return;
+          // Not dispatched: the next request must not count this sync as its own latency.
+          conn_->clock_mark.reset();
           if (Status s = dispatcher_->engine()->store()->Sync(); !s.ok()) return rb.Error(s);
           rb.Ok();
         } else if constexpr (std::is_same_v<T, native::WhoAmIRequest>) {
