@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include <sys/mman.h>
+
 namespace skeg::platform {
 namespace {
 
@@ -61,5 +63,16 @@ void AlignedBuffer::Free() {
   size_ = 0;
   capacity_ = 0;
 }
+
+void* AllocateHugePageArray(size_t bytes) {
+  constexpr size_t kHuge = 2u << 20;
+  const size_t rounded = RoundUpToAlignment(bytes == 0 ? 1 : bytes, kHuge);
+  void* p = std::aligned_alloc(kHuge, rounded);
+  SKEG_CHECK(p != nullptr);
+  (void)::madvise(p, rounded, MADV_HUGEPAGE);  // advice only
+  return p;
+}
+
+void FreeHugePageArray(void* p) { std::free(p); }
 
 }  // namespace skeg::platform

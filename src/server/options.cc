@@ -201,7 +201,8 @@ ListenerOptions DefineFlags(CLI::App& app, Binary binary, ServerOptions& out, Ra
               ->capture_default_str()
               ->check(byte_size));
   out.workers = DefaultWorkers();
-  WithEnv(app.add_option("--workers", out.workers, "Request threads (default: the CPUs this process may run on)")
+  WithEnv(app.add_option("--workers", out.workers,
+                         "Request threads (default: the CPUs this process may run on)")
               ->type_name("N")
               ->capture_default_str()
               ->check(CLI::Range(1u, 4096u)));

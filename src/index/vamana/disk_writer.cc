@@ -308,7 +308,7 @@ Status WriteFile(platform::File* file, const RowSource& rows, const Graph& graph
   if (nodes.written() != sec[internal::kNodeSection].length) {
     return Status::Internal("vamana write: node section length mismatch");
   }
-  codes = {};
+  codes = std::vector<uint8_t>();  // frees; `codes = {}` would keep the capacity
 
   // Payload section: exact bytes under the CRC, zero-padded to a sector (outside the CRC).
   sec[internal::kPayloadSection].length = payloads.written();

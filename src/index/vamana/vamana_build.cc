@@ -27,8 +27,8 @@ Status BuildParams::Validate() const {
   return Status::Ok();
 }
 
-uint64_t EstimateBuildBytes(size_t n, size_t dim, uint32_t degree) {
-  const uint64_t rows = uint64_t{n} * dim * sizeof(float);
+uint64_t EstimateBuildBytes(size_t n, size_t dim, uint32_t degree, bool int8_search) {
+  const uint64_t rows = uint64_t{n} * dim * (sizeof(float) + (int8_search ? 1 : 0));
   // Slack lists + counts + one insertion order, and the visited bitmaps of up to 16 threads.
   const uint64_t lists = uint64_t{n} * ((internal::SlackDegree(degree) + 2) * sizeof(uint32_t) + 2);
   const uint64_t graph = uint64_t{n} * degree * sizeof(uint32_t);
@@ -44,11 +44,11 @@ Result<Graph> BuildGraph(const RowSource& rows, Metric metric, const BuildParams
     return Status::InvalidArgument("too many rows for a graph: " + std::to_string(n));
   }
   if (params.build_memory_bytes != 0 &&
-      EstimateBuildBytes(n, dim, params.degree) > params.build_memory_bytes) {
+      EstimateBuildBytes(n, dim, params.degree, params.int8_search) > params.build_memory_bytes) {
     return internal::BuildPartitioned(rows, metric, params, progress);
   }
   const internal::BuildSpace space(metric, dim);
-  std::vector<float> buf(n * dim);
+  internal::BuildVector<float> buf(n * dim);
   SKEG_RETURN_IF_ERROR(internal::LoadAllRows(rows, space, buf.data()));
   internal::Progress p1(progress, "build pass 1", n);
   internal::Progress p2(progress, "build pass 2", n);

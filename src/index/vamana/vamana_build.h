@@ -16,8 +16,10 @@
 // For L2 and cosine, RobustPrune's alpha compares squared distances, as DiskANN's code does.
 // Search the graph with the metric's own distance (GreedySearch, or the disk index's).
 //
-// Memory. An in-RAM build holds the rows in build space (n * dim * 4 bytes), the out-lists with
-// DiskANN's 1.3x slack, and a little per-thread scratch (EstimateBuildBytes). Above
+// Memory. An in-RAM build holds the rows in build space (n * dim * 4 bytes), their int8 search
+// codes (n * dim bytes; BuildParams::int8_search), the out-lists with DiskANN's 1.3x slack, and a
+// little per-thread scratch (EstimateBuildBytes). The rows and codes are allocated 2 MiB aligned
+// and advised to use transparent huge pages (madvise; no effect where THP is off). Above
 // BuildParams::build_memory_bytes the build partitions the rows (see BuildGraph). The returned
 // Graph is n * (4 * R + 4) bytes.
 //
@@ -48,10 +50,15 @@ struct BuildParams {
   uint32_t threads = 0;       // 0: std::thread::hardware_concurrency()
   // 0: unlimited. Otherwise, when EstimateBuildBytes(n, dim, degree) exceeds it, BuildGraph
   // partitions the rows and StreamingMerge falls back to such a build. A partitioned build
-  // needs at least 4 MiB + 256 * (4 * dim + 4 * ceil(1.3 * R) + 4 * R + 14) bytes (room for
-  // partitions of 256 rows) and fails with kResourceExhausted, naming that minimum, below it.
+  // needs at least 4 MiB + 256 * (5 * dim + 4 * ceil(1.3 * R) + 4 * R + 14) bytes (room for
+  // partitions of 256 rows; 4 * dim without int8_search) and fails with kResourceExhausted,
+  // naming that minimum, below it.
   uint64_t build_memory_bytes = 0;
   uint64_t seed = 0x5eed;  // insertion order and k-means; equal seeds + threads == 1: equal graphs
+  // true: the build's greedy searches rank candidates by int8 codes of the rows (a quarter of
+  // the bytes per distance; n * dim bytes more memory) and RobustPrune gets exact f32 distances
+  // (see BuildGraph). false: every distance is f32.
+  bool int8_search = true;
 
   // Errors: kInvalidArgument naming the bad field (degree outside 1..1024, build_list outside
   // 1..65536, alpha outside [1, 16] or NaN, threads above 4096).
@@ -59,13 +66,13 @@ struct BuildParams {
 };
 
 // Peak bytes of an in-RAM build of n rows of dim floats with out-degree `degree`: the rows
-// (n * dim * 4), the out-lists with slack, their counts and the insertion order
-// (n * (ceil(1.3 * degree) + 2) * 4), per-thread visited bitmaps (n / 8 bytes per thread,
-// counted for up to 16 threads) and a fixed 4 MiB for the rest of the per-thread scratch
-// (about 100 KiB per thread at L = 128, R = 64); or, if larger, the moment the rows are gone
-// and the lists are compacted into the final Graph. BuildGraph and StreamingMerge compare it
-// with build_memory_bytes.
-uint64_t EstimateBuildBytes(size_t n, size_t dim, uint32_t degree);
+// (n * dim * 4) and, with int8_search, their codes (n * dim), the out-lists with slack, their
+// counts and the insertion order (n * (ceil(1.3 * degree) + 2) * 4), per-thread visited bitmaps (n
+// / 8 bytes per thread, counted for up to 16 threads) and a fixed 4 MiB for the rest of the
+// per-thread scratch (about 100 KiB per thread at L = 128, R = 64); or, if larger, the moment the
+// rows are gone and the lists are compacted into the final Graph. BuildGraph and StreamingMerge
+// compare it with build_memory_bytes.
+uint64_t EstimateBuildBytes(size_t n, size_t dim, uint32_t degree, bool int8_search = true);
 
 // Builds a Vamana graph over every row of `rows` (DiskANN, Subramanya et al. NeurIPS 2019,
 // Alg. 3 "Vamana indexing"): starting from an empty graph, each node in a random order (from
@@ -73,10 +80,21 @@ uint64_t EstimateBuildBytes(size_t n, size_t dim, uint32_t degree);
 // out-list is RobustPrune(visited set + current out-list) (Alg. 2, DiskANN's progressive form:
 // alpha 1 first, then relaxed up to alpha until R are chosen), and each new out-neighbour gets
 // the reverse edge, pruned when its list exceeds the 1.3 * R slack. Two passes: alpha 1.0,
-// then params.alpha; then every list is pruned to R. Finally a BFS from the medoid finds the
-// nodes it cannot reach and links each in from a reachable node near it (one of its own
-// out-neighbours' closure where possible), replacing an edge that is not on the BFS tree when
-// that node is full, so reachability only grows and degree <= R holds.
+// then params.alpha; then every list is pruned to R.
+//
+// With params.int8_search (the default) the search ranks candidates by an asymmetric distance
+// to per-dimension 8-bit scalar codes of the rows (the f32 row of the node being inserted
+// against the codes of its candidates) and the visited set is re-ranked with exact f32
+// distances before RobustPrune, which is exact throughout. The build is bound by memory
+// traffic (each search distance reads one row at random), so a code of a quarter of the row
+// makes it cheaper; with the rows on huge pages, `skeg build` of 100 000 x 768 (clustered, L2,
+// R 64, L 128, 2 threads) took 41-42 s instead of 54-55 s (75 instead of 101 CPU-seconds), with
+// recall@10 of the built index equal within 0.003 at every l_search measured (docs/vectors.md).
+//
+// Finally a BFS from the medoid finds the nodes it cannot reach and links each in from a
+// reachable node near it (one of its own out-neighbours' closure where possible), replacing an
+// edge that is not on the BFS tree when that node is full, so reachability only grows and
+// degree <= R holds.
 //
 // Nodes are the rows' indices; the graph's degree is params.degree even when n - 1 < R; n == 0
 // gives an empty graph with medoid kNoNode, n == 1 one node without edges.
@@ -102,8 +120,9 @@ uint64_t EstimateBuildBytes(size_t n, size_t dim, uint32_t degree);
 // Progress phases (units: nodes): "build pass 1", "build pass 2"; partitioned: "partition"
 // (rows, once per k-means attempt), then "build partitions" (both passes of every partition).
 //
-// Cost: glove 100k x 100 (cosine), R 64, L 128: about 62 CPU-seconds, 43 s on a busy 2-core
-// machine, recall@10 0.975 at l_search 64 (DISABLED_Glove100k in vamana_build_test.cc).
+// Cost: glove 100k x 100 (cosine), R 64, L 128: about 61 CPU-seconds (70 with f32 search), 42 s
+// on a busy 2-core machine, recall@10 0.975 at l_search 64 either way (DISABLED_Glove100k in
+// vamana_build_test.cc); 1M x 768 (clustered, L2): 31 CPU-minutes, peak RSS 4.1 GiB.
 // The partitioned build costs about the same. Errors: params.Validate()'s;
 // kInvalidArgument for dim 0 with rows, more than 2^32 - 2 rows, or a NaN/Inf component;
 // kResourceExhausted when the budget is below the minimum above; rows.ReadRows' errors.

@@ -32,6 +32,28 @@ inline constexpr uint64_t kMaxNodes = kNoNode - 1;
 // Bytes EstimateBuildBytes allows for per-thread scratch.
 inline constexpr uint64_t kScratchAllowanceBytes = 4ull << 20;
 
+// An allocator for the build's big, randomly accessed arrays (the rows in build space, the
+// out-lists): allocations of at least kHugeAllocBytes are 2 MiB aligned and advised to use
+// transparent huge pages, so a build over gigabytes of rows does not pay a TLB miss (and a page
+// walk that itself misses the caches) on most distance computations. Smaller ones use operator
+// new. Contents are uninitialised, as with std::allocator.
+void* AllocateBuildArray(size_t bytes);
+void FreeBuildArray(void* p, size_t bytes);
+inline constexpr size_t kHugeAllocBytes = 4u << 20;
+
+template <typename T>
+struct BuildAllocator {
+  using value_type = T;
+  BuildAllocator() = default;
+  template <typename U>
+  BuildAllocator(const BuildAllocator<U>&) {}  // NOLINT(google-explicit-constructor)
+  T* allocate(size_t n) { return static_cast<T*>(AllocateBuildArray(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) { FreeBuildArray(p, n * sizeof(T)); }
+  friend bool operator==(const BuildAllocator&, const BuildAllocator&) { return true; }
+};
+template <typename T>
+using BuildVector = std::vector<T, BuildAllocator<T>>;
+
 // threads, or std::thread::hardware_concurrency() (at least 1) for 0.
 uint32_t ResolveThreads(uint32_t threads);
 
@@ -185,6 +207,45 @@ void RobustPrune(std::span<const Cand> pool, std::span<const float* const> rows,
                  const BuildSpace& space, float alpha, uint32_t degree, std::vector<float>* occl,
                  std::vector<uint32_t>* chosen, std::vector<uint32_t>* out);
 
+// Int8 codes of the build-space rows, for the build's greedy search (the candidate list's
+// distances); the visited set is then re-ranked with exact f32 distances before RobustPrune, so
+// only navigation sees the codes. Scalar quantization per dimension, x_i ~= offset_i + scale_i *
+// c_i with c_i in 0..255 over the rows' [min_i, max_i]: a code is dim bytes, a quarter of the row,
+// which is what a build over gigabytes of rows is bound by (each distance reads a row from DRAM).
+// Distances use the dispatched asymmetric kernels (an f32 query against u8 codes, as the int8
+// quantizer does): squared L2 = sum scale_i^2 (q'_i - c_i)^2 with q'_i = (q_i - offset_i) /
+// scale_i; inner product -<q, x> = -(<q, offset> + sum (q_i scale_i) c_i).
+// Thread-safety: const methods may run concurrently once Build() returned.
+class SearchCodes {
+ public:
+  // Encodes the n x dim rows on `threads` threads: 2 passes over the rows, n * dim bytes held.
+  void Build(const float* rows, size_t n, const BuildSpace& space, uint32_t threads);
+  bool empty() const { return codes_.empty(); }
+  const uint8_t* Code(uint32_t node) const { return codes_.data() + size_t{node} * dim_; }
+  // The query transform of q (dim floats) into qt (dim floats) and *bias (the inner product's
+  // constant term).
+  void PrepareQuery(const float* q, float* qt, float* bias) const;
+  // The approximate build-space distance of the prepared query to `node`.
+  float Distance(const float* qt, float bias, uint32_t node) const {
+    if (inner_product_) return -(kernels_->dot_f32_u8(qt, Code(node), dim_) + bias);
+    return kernels_->l2_sqr_f32_u8(qt, weight_.data(), Code(node), dim_);
+  }
+  uint64_t MemoryUsage() const { return codes_.size() + 3 * dim_ * sizeof(float); }
+
+ private:
+  const DistanceKernels* kernels_ = nullptr;
+  size_t dim_ = 0;
+  bool inner_product_ = false;
+  std::vector<float> offset_, inv_scale_, weight_;  // weight: scale^2 (L2) or scale (IP)
+  BuildVector<uint8_t> codes_;                      // n x dim
+};
+
+// Prefetches [p, p + bytes) into the caches.
+inline void PrefetchBytes(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
+}
+
 inline void PrefetchRow(const float* row, size_t dim) {
   const char* p = reinterpret_cast<const char*>(row);
   const size_t bytes = std::min<size_t>(dim * sizeof(float), 512);
@@ -251,6 +312,7 @@ struct Scratch {
   std::vector<uint32_t> pruned;
   std::vector<uint32_t> rev_ids;
   std::vector<uint32_t> rev_out;
+  std::vector<float> qt;  // the query transform of SearchCodes
 };
 
 // A Vamana graph being built over n rows in build space (not owned; n x dim), with out-lists of up
@@ -259,8 +321,9 @@ struct Scratch {
 // race); with one thread the result is deterministic.
 class GraphBuilder {
  public:
+  // With int8_search, the search runs on SearchCodes built here (n * dim bytes more).
   GraphBuilder(const float* rows, size_t n, const BuildSpace& space, uint32_t degree,
-               uint32_t build_list, uint32_t threads);
+               uint32_t build_list, uint32_t threads, bool int8_search);
   GraphBuilder(const GraphBuilder&) = delete;
   GraphBuilder& operator=(const GraphBuilder&) = delete;
 
@@ -311,6 +374,7 @@ class GraphBuilder {
   std::vector<uint32_t> adj_;     // n x cap_, guarded by Lock(node)
   std::vector<uint32_t> counts_;  // guarded by Lock(node)
   std::unique_ptr<std::mutex[]> locks_;
+  SearchCodes codes_;  // empty without int8_search
   std::vector<Scratch> scratch_;
 };
 
@@ -326,12 +390,12 @@ size_t FixConnectivity(Graph* g);
 // (the vector holding rows) it is freed before the compaction. Connectivity is not fixed.
 Graph BuildInRam(const float* rows, size_t n, const BuildSpace& space, const BuildParams& params,
                  uint32_t threads, Progress* p1, Progress* p2,
-                 std::vector<float>* release = nullptr);
+                 BuildVector<float>* release = nullptr);
 
 // The most rows one partition of the partitioned build may hold under `budget` (0 when the
 // budget cannot hold the scratch allowance): partitions cover every row twice, so a build
 // of n rows uses at least 2n / MaxPartitionRows(...) partitions.
-size_t MaxPartitionRows(uint64_t budget, size_t dim, uint32_t degree);
+size_t MaxPartitionRows(uint64_t budget, size_t dim, uint32_t degree, bool int8_search = true);
 
 // The partitioned build (vamana_partition.cc). REQUIRES: params validated, budget set.
 Result<Graph> BuildPartitioned(const RowSource& rows, Metric metric, const BuildParams& params,

@@ -1,17 +1,33 @@
 // The Vamana build primitives (DiskANN, Subramanya et al. NeurIPS 2019): greedy search (Alg. 1),
 // RobustPrune (Alg. 2), the insertion loop (Alg. 3) over a concurrently updated graph, and the
-// reachability repair. See vamana_build.h for the contracts.
+// reachability repair, the int8 search codes and the build arrays' allocator. See vamana_build.h
+// for the contracts.
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
 
 #include "index/quant/internal/kinds.h"
 #include "index/vamana/vamana_build_internal.h"
+#include "platform/aligned_buffer.h"
 
 namespace skeg::index::vamana::internal {
+
+void* AllocateBuildArray(size_t bytes) {
+  if (bytes < kHugeAllocBytes) return ::operator new(bytes);
+  return platform::AllocateHugePageArray(bytes);
+}
+
+void FreeBuildArray(void* p, size_t bytes) {
+  if (bytes < kHugeAllocBytes) {
+    ::operator delete(p);
+  } else {
+    platform::FreeHugePageArray(p);
+  }
+}
 
 uint32_t ResolveThreads(uint32_t threads) {
   if (threads != 0) return threads;
@@ -141,6 +157,74 @@ void RobustPrune(std::span<const Cand> pool, std::span<const float* const> rows,
   for (uint32_t i : *chosen) out->push_back(pool[i].id);
 }
 
+// ---- SearchCodes ------------------------------------------------------------------------------
+
+void SearchCodes::Build(const float* rows, size_t n, const BuildSpace& space, uint32_t threads) {
+  kernels_ = &Kernels();
+  dim_ = space.dim();
+  inner_product_ = space.inner_product();
+  const size_t dim = dim_;
+  if (n == 0 || dim == 0) return;
+  // Per-dimension ranges: per-thread partial min/max, merged.
+  constexpr size_t kChunk = 4096;
+  threads = std::max(threads, 1u);
+  std::vector<float> lo(size_t{threads} * dim, std::numeric_limits<float>::infinity());
+  std::vector<float> hi(size_t{threads} * dim, -std::numeric_limits<float>::infinity());
+  ParallelFor(n, threads, kChunk, [&](uint32_t t, size_t begin, size_t end) {
+    float* tl = lo.data() + size_t{t} * dim;
+    float* th = hi.data() + size_t{t} * dim;
+    for (size_t r = begin; r < end; ++r) {
+      const float* row = rows + r * dim;
+      for (size_t i = 0; i < dim; ++i) {
+        tl[i] = std::min(tl[i], row[i]);
+        th[i] = std::max(th[i], row[i]);
+      }
+    }
+  });
+  offset_.assign(dim, 0.0f);
+  inv_scale_.assign(dim, 0.0f);
+  weight_.assign(dim, 0.0f);
+  for (size_t i = 0; i < dim; ++i) {
+    float mn = lo[i], mx = hi[i];
+    for (uint32_t t = 1; t < threads; ++t) {
+      mn = std::min(mn, lo[size_t{t} * dim + i]);
+      mx = std::max(mx, hi[size_t{t} * dim + i]);
+    }
+    if (!(mn <= mx)) mn = mx = 0;  // a thread saw no rows: cannot happen with n > 0
+    offset_[i] = mn;
+    const float scale = (mx - mn) / 255.0f;
+    // A constant dimension: every code is 0 and it adds nothing (weight 0).
+    inv_scale_[i] = scale > 0 ? 1.0f / scale : 0.0f;
+    weight_[i] = inner_product_ ? scale : scale * scale;
+  }
+  codes_.resize(n * dim);
+  ParallelFor(n, threads, kChunk, [&](uint32_t, size_t begin, size_t end) {
+    for (size_t r = begin; r < end; ++r) {
+      const float* row = rows + r * dim;
+      uint8_t* code = codes_.data() + r * dim;
+      for (size_t i = 0; i < dim; ++i) {
+        const float c = std::nearbyint((row[i] - offset_[i]) * inv_scale_[i]);
+        code[i] = static_cast<uint8_t>(std::clamp(c, 0.0f, 255.0f));
+      }
+    }
+  });
+}
+
+void SearchCodes::PrepareQuery(const float* q, float* qt, float* bias) const {
+  if (inner_product_) {
+    // <q, x> ~= <q, offset> + sum_i (q_i scale_i) c_i.
+    float b = 0;
+    for (size_t i = 0; i < dim_; ++i) {
+      b += q[i] * offset_[i];
+      qt[i] = q[i] * weight_[i];
+    }
+    *bias = b;
+    return;
+  }
+  for (size_t i = 0; i < dim_; ++i) qt[i] = (q[i] - offset_[i]) * inv_scale_[i];
+  *bias = 0;
+}
+
 void Progress::Add(uint64_t units) {
   if (!fn_ || units == 0) return;
   const uint64_t done = done_.fetch_add(units, std::memory_order_relaxed) + units;
@@ -155,7 +239,7 @@ void Progress::Add(uint64_t units) {
 // --------------------------------------------------------------------------------
 
 GraphBuilder::GraphBuilder(const float* rows, size_t n, const BuildSpace& space, uint32_t degree,
-                           uint32_t build_list, uint32_t threads)
+                           uint32_t build_list, uint32_t threads, bool int8_search)
     : rows_(rows),
       space_(space),
       dist_(space.distance()),
@@ -169,6 +253,7 @@ GraphBuilder::GraphBuilder(const float* rows, size_t n, const BuildSpace& space,
       locks_(std::make_unique<std::mutex[]>(kStripes)),
       scratch_(threads_) {
   for (Scratch& s : scratch_) s.visited.Resize(n);
+  if (int8_search) codes_.Build(rows, n, space, threads_);
 }
 
 void GraphBuilder::SetList(uint32_t node, std::span<const uint32_t> ids) {
@@ -192,8 +277,25 @@ void GraphBuilder::Search(const float* query, Scratch* s) const {
   s->visited.Clear();
   s->list.Reset(build_list_);
   s->expanded.clear();
+  const bool coded = !codes_.empty();
+  float bias = 0;
+  if (coded) {
+    s->qt.resize(dim_);
+    codes_.PrepareQuery(query, s->qt.data(), &bias);
+  }
+  auto distance = [&](uint32_t id) {
+    return coded ? codes_.Distance(s->qt.data(), bias, id) : dist_(query, Row(id));
+  };
+  auto prefetch = [&](uint32_t id) {
+    if (coded) {
+      // The whole code (up to 1 KiB): the kernel reads all of it right away.
+      PrefetchBytes(codes_.Code(id), std::min<size_t>(dim_, 1024));
+    } else {
+      PrefetchRow(Row(id), dim_);
+    }
+  };
   s->visited.Insert(medoid_);
-  s->list.Insert({dist_(query, Row(medoid_)), medoid_});
+  s->list.Insert({distance(medoid_), medoid_});
   while (s->list.HasNext()) {
     const Cand c = s->list.Next();
     s->expanded.push_back(c);
@@ -206,10 +308,10 @@ void GraphBuilder::Search(const float* query, Scratch* s) const {
     // stalls on the line-fill buffers.
     constexpr size_t kAhead = 4;
     const size_t m = s->fresh.size();
-    for (size_t k = 0; k < std::min(kAhead, m); ++k) PrefetchRow(Row(s->fresh[k]), dim_);
+    for (size_t k = 0; k < std::min(kAhead, m); ++k) prefetch(s->fresh[k]);
     for (size_t k = 0; k < m; ++k) {
-      if (k + kAhead < m) PrefetchRow(Row(s->fresh[k + kAhead]), dim_);
-      s->list.Insert({dist_(query, Row(s->fresh[k])), s->fresh[k]});
+      if (k + kAhead < m) prefetch(s->fresh[k + kAhead]);
+      s->list.Insert({distance(s->fresh[k]), s->fresh[k]});
     }
   }
 }
@@ -233,8 +335,20 @@ void GraphBuilder::InsertNode(uint32_t p, float alpha, Scratch* s) {
   Search(q, s);
   // Alg. 3: V = visited nodes of the search plus p's current out-list, without p.
   s->pool.clear();
-  for (const Cand& c : s->expanded) {
-    if (c.id != p) s->pool.push_back(c);
+  if (codes_.empty()) {
+    for (const Cand& c : s->expanded) {
+      if (c.id != p) s->pool.push_back(c);
+    }
+  } else {
+    // The search ranked by code distances; RobustPrune gets exact ones.
+    constexpr size_t kAhead = 2;
+    const size_t m = s->expanded.size();
+    for (size_t k = 0; k < std::min(kAhead, m); ++k) PrefetchRow(Row(s->expanded[k].id), dim_);
+    for (size_t k = 0; k < m; ++k) {
+      if (k + kAhead < m) PrefetchRow(Row(s->expanded[k + kAhead].id), dim_);
+      const uint32_t id = s->expanded[k].id;
+      if (id != p) s->pool.push_back({dist_(q, Row(id)), id});
+    }
   }
   CopyList(p, &s->nbrs);
   for (uint32_t id : s->nbrs) s->pool.push_back({dist_(q, Row(id)), id});
@@ -319,7 +433,8 @@ Graph GraphBuilder::TakeGraph() {
   g.counts = std::move(counts_);
   adj_ = {};
   counts_ = {};
-  scratch_ = {};
+  codes_ = {};
+  scratch_ = std::vector<Scratch>();
   return g;
 }
 
@@ -332,15 +447,18 @@ std::vector<uint32_t> RandomOrder(size_t n, uint64_t seed) {
 }
 
 Graph BuildInRam(const float* rows, size_t n, const BuildSpace& space, const BuildParams& params,
-                 uint32_t threads, Progress* p1, Progress* p2, std::vector<float>* release) {
-  GraphBuilder builder(rows, n, space, params.degree, params.build_list, threads);
+                 uint32_t threads, Progress* p1, Progress* p2, BuildVector<float>* release) {
+  GraphBuilder builder(rows, n, space, params.degree, params.build_list, threads,
+                       params.int8_search);
   builder.set_medoid(ClosestToCentroid(rows, n, space.dim(), n));
   // Two passes (DiskANN section 2.3): alpha = 1 builds a sparse, well-navigable core; the
   // second pass with alpha > 1 adds the long edges that shorten search paths.
   builder.RunPass(RandomOrder(n, params.seed), 1.0f, p1);
   builder.RunPass(RandomOrder(n, params.seed + 1), params.alpha, p2);
   builder.PruneToDegree(params.alpha);
-  if (release != nullptr) *release = {};  // the compaction briefly holds the lists twice
+  // Free the rows: the compaction briefly holds the lists twice. (`*release = {}` would call
+  // operator=(initializer_list) and keep the capacity.)
+  if (release != nullptr) *release = BuildVector<float>();
   return builder.TakeGraph();
 }
 

@@ -108,17 +108,19 @@ Result<MergeResult> StreamingMerge(const MergeInput& input, Metric metric,
   }
   const MergedRows merged(input.base_rows, live, inserts, dim);
   if (nl == 0 || (params.build_memory_bytes != 0 &&
-                  EstimateBuildBytes(total, dim, params.degree) > params.build_memory_bytes)) {
+                  EstimateBuildBytes(total, dim, params.degree, params.int8_search) >
+                      params.build_memory_bytes)) {
     SKEG_ASSIGN_OR_RETURN(result.graph, BuildGraph(merged, metric, params, progress));
     return result;
   }
 
   const internal::BuildSpace space(metric, dim);
-  std::vector<float> rows(total * dim);
+  internal::BuildVector<float> rows(total * dim);
   SKEG_RETURN_IF_ERROR(internal::LoadAllRows(merged, space, rows.data()));
   const uint32_t threads = internal::ResolveThreads(params.threads);
   const uint32_t degree = params.degree;
-  internal::GraphBuilder builder(rows.data(), total, space, degree, params.build_list, threads);
+  internal::GraphBuilder builder(rows.data(), total, space, degree, params.build_list, threads,
+                                 params.int8_search);
   if (base->medoid < nb && result.old_to_new[base->medoid] != kNoNode) {
     builder.set_medoid(result.old_to_new[base->medoid]);
   } else {
@@ -166,7 +168,7 @@ Result<MergeResult> StreamingMerge(const MergeInput& input, Metric metric,
   internal::Progress insert_progress(progress, "merge inserts", ins);
   builder.RunPass(order, params.alpha, &insert_progress);
   builder.PruneToDegree(params.alpha);
-  rows = {};
+  rows = internal::BuildVector<float>();  // frees; `rows = {}` would keep the capacity
   result.graph = builder.TakeGraph();
   internal::FixConnectivity(&result.graph);
   return result;

@@ -19,11 +19,13 @@ constexpr size_t kMaxSampleRows = 50000;
 constexpr uint32_t kKMeansIterations = 10;
 constexpr int kPartitionAttempts = 4;
 
-// Bytes per row of a partition while it is built and merged: its rows in build space, the
-// slack lists with counts and insertion order, visited bitmaps (EstimateBuildBytes' 2 bytes),
-// and its compacted graph (which exists before the rows are dropped).
-uint64_t PartitionRowBytes(size_t dim, uint32_t degree) {
-  return dim * sizeof(float) + (uint64_t{SlackDegree(degree)} + 2) * sizeof(uint32_t) + 2 +
+// Bytes per row of a partition while it is built and merged: its rows in build space (and their
+// search codes), the slack lists with counts and insertion order, visited bitmaps
+// (EstimateBuildBytes' 2 bytes), and its compacted graph (which exists before the rows are
+// dropped).
+uint64_t PartitionRowBytes(size_t dim, uint32_t degree, bool int8_search) {
+  return dim * (sizeof(float) + (int8_search ? 1 : 0)) +
+         (uint64_t{SlackDegree(degree)} + 2) * sizeof(uint32_t) + 2 +
          (uint64_t{degree} + 1) * sizeof(uint32_t);
 }
 
@@ -218,7 +220,7 @@ Result<Partitioning> Partitioner::Run() {
     }
     k_ = next_k;
   }
-  sample_ = {};
+  sample_ = std::vector<float>();  // frees; `= {}` would keep the capacity
 
   Partitioning out;
   out.k = k_;
@@ -326,9 +328,10 @@ Status MergePartition(const RowSource& rows, const BuildSpace& space, const Buil
 
 }  // namespace
 
-size_t MaxPartitionRows(uint64_t budget, size_t dim, uint32_t degree) {
+size_t MaxPartitionRows(uint64_t budget, size_t dim, uint32_t degree, bool int8_search) {
   if (budget <= kScratchAllowanceBytes) return 0;
-  return static_cast<size_t>((budget - kScratchAllowanceBytes) / PartitionRowBytes(dim, degree));
+  return static_cast<size_t>((budget - kScratchAllowanceBytes) /
+                             PartitionRowBytes(dim, degree, int8_search));
 }
 
 Result<Graph> BuildPartitioned(const RowSource& rows, Metric metric, const BuildParams& params,
@@ -336,7 +339,7 @@ Result<Graph> BuildPartitioned(const RowSource& rows, Metric metric, const Build
   const size_t n = rows.size(), dim = rows.dim();
   const uint32_t threads = ResolveThreads(params.threads);
   const BuildSpace space(metric, dim);
-  const uint64_t per_row = PartitionRowBytes(dim, params.degree);
+  const uint64_t per_row = PartitionRowBytes(dim, params.degree, params.int8_search);
   const uint64_t budget = params.build_memory_bytes;
   const uint64_t minimum = kScratchAllowanceBytes + kMinPartitionRows * per_row;
   if (budget < minimum) {
@@ -345,7 +348,7 @@ Result<Graph> BuildPartitioned(const RowSource& rows, Metric metric, const Build
                                      " for dim " + std::to_string(dim) + " and degree " +
                                      std::to_string(params.degree));
   }
-  const size_t max_rows = MaxPartitionRows(budget, dim, params.degree);
+  const size_t max_rows = MaxPartitionRows(budget, dim, params.degree, params.int8_search);
 
   Partitioning parts;
   {
@@ -362,7 +365,7 @@ Result<Graph> BuildPartitioned(const RowSource& rows, Metric metric, const Build
     const std::span<const uint32_t> mem(parts.members.data() + parts.offsets[p],
                                         parts.offsets[p + 1] - parts.offsets[p]);
     if (mem.empty()) continue;
-    std::vector<float> prow(mem.size() * dim);
+    BuildVector<float> prow(mem.size() * dim);
     SKEG_RETURN_IF_ERROR(LoadRowsById(rows, space, mem, prow.data()));
     BuildParams part_params = params;
     part_params.seed = params.seed + p;
@@ -378,7 +381,7 @@ Result<Graph> BuildPartitioned(const RowSource& rows, Metric metric, const Build
                                         prow.data(), gp, parts.first, local_of, halo_rows, &final));
     for (uint32_t node : mem) local_of[node] = kNoNode;
   }
-  local_of = {};
+  local_of = std::vector<uint32_t>();
   parts = {};
   FixConnectivity(&final);
   return final;
