@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "index/distance/distance.h"
+#include "index/quant/quantizer.h"
 #include "index/vamana/graph.h"
 #include "index/vamana/vamana_build.h"
 
@@ -209,35 +210,37 @@ void RobustPrune(std::span<const Cand> pool, std::span<const float* const> rows,
 
 // Int8 codes of the build-space rows, for the build's greedy search (the candidate list's
 // distances); the visited set is then re-ranked with exact f32 distances before RobustPrune, so
-// only navigation sees the codes. Scalar quantization per dimension, x_i ~= offset_i + scale_i *
-// c_i with c_i in 0..255 over the rows' [min_i, max_i]: a code is dim bytes, a quarter of the row,
-// which is what a build over gigabytes of rows is bound by (each distance reads a row from DRAM).
-// Distances use the dispatched asymmetric kernels (an f32 query against u8 codes, as the int8
-// quantizer does): squared L2 = sum scale_i^2 (q'_i - c_i)^2 with q'_i = (q_i - offset_i) /
-// scale_i; inner product -<q, x> = -(<q, offset> + sum (q_i scale_i) c_i).
-// Thread-safety: const methods may run concurrently once Build() returned.
+// only navigation sees the codes. The codes are those of the project's int8 quantizer
+// (index/quant: per-dimension offset and scale over the rows' ranges, asymmetric f32 x u8
+// distances), trained on the rows with the build-space metric (squared L2 for L2 and cosine,
+// whose build-space rows are normalised; -<q, x> for inner product): a code is dim bytes, a
+// quarter of the row, which is what a build over gigabytes of rows is bound by (each distance
+// reads a row from DRAM).
+// Thread-safety: const methods may run concurrently once Build() returned (one QueryContext per
+// thread).
 class SearchCodes {
  public:
-  // Encodes the n x dim rows on `threads` threads: 2 passes over the rows, n * dim bytes held.
+  // Trains the quantizer on the n x dim rows and encodes them on `threads` threads: n * dim
+  // bytes held.
   void Build(const float* rows, size_t n, const BuildSpace& space, uint32_t threads);
   bool empty() const { return codes_.empty(); }
   const uint8_t* Code(uint32_t node) const { return codes_.data() + size_t{node} * dim_; }
-  // The query transform of q (dim floats) into qt (dim floats) and *bias (the inner product's
-  // constant term).
-  void PrepareQuery(const float* q, float* qt, float* bias) const;
+  // A context for PrepareQuery/Distance, sized once. REQUIRES: !empty().
+  QueryContext NewQueryContext() const { return quantizer_->NewQueryContext(); }
+  // Prepares `ctx` for the query q (dim floats, build space). REQUIRES: !empty().
+  void PrepareQuery(const float* q, QueryContext* ctx) const { quantizer_->PrepareQuery(q, ctx); }
   // The approximate build-space distance of the prepared query to `node`.
-  float Distance(const float* qt, float bias, uint32_t node) const {
-    if (inner_product_) return -(kernels_->dot_f32_u8(qt, Code(node), dim_) + bias);
-    return kernels_->l2_sqr_f32_u8(qt, weight_.data(), Code(node), dim_);
+  float Distance(const QueryContext& ctx, uint32_t node) const {
+    return quantizer_->Distance(ctx, Code(node));
   }
-  uint64_t MemoryUsage() const { return codes_.size() + 3 * dim_ * sizeof(float); }
+  uint64_t MemoryUsage() const {
+    return codes_.size() + (quantizer_ ? quantizer_->MemoryUsage() : 0);
+  }
 
  private:
-  const DistanceKernels* kernels_ = nullptr;
+  std::unique_ptr<Quantizer> quantizer_;
   size_t dim_ = 0;
-  bool inner_product_ = false;
-  std::vector<float> offset_, inv_scale_, weight_;  // weight: scale^2 (L2) or scale (IP)
-  BuildVector<uint8_t> codes_;                      // n x dim
+  BuildVector<uint8_t> codes_;  // n x dim
 };
 
 // Prefetches [p, p + bytes) into the caches.
@@ -312,7 +315,7 @@ struct Scratch {
   std::vector<uint32_t> pruned;
   std::vector<uint32_t> rev_ids;
   std::vector<uint32_t> rev_out;
-  std::vector<float> qt;  // the query transform of SearchCodes
+  QueryContext codes_ctx;  // SearchCodes' prepared query (sized by GraphBuilder)
 };
 
 // A Vamana graph being built over n rows in build space (not owned; n x dim), with out-lists of up

@@ -160,69 +160,21 @@ void RobustPrune(std::span<const Cand> pool, std::span<const float* const> rows,
 // ---- SearchCodes ------------------------------------------------------------------------------
 
 void SearchCodes::Build(const float* rows, size_t n, const BuildSpace& space, uint32_t threads) {
-  kernels_ = &Kernels();
   dim_ = space.dim();
-  inner_product_ = space.inner_product();
-  const size_t dim = dim_;
-  if (n == 0 || dim == 0) return;
-  // Per-dimension ranges: per-thread partial min/max, merged.
+  codes_ = BuildVector<uint8_t>();
+  if (n == 0 || dim_ == 0) return;
+  Result<std::unique_ptr<Quantizer>> q = MakeQuantizer(
+      QuantKind::kInt8, dim_, space.inner_product() ? Metric::kInnerProduct : Metric::kL2);
+  SKEG_CHECK(q.ok());  // int8 accepts every dimension with the default parameters
+  quantizer_ = std::move(*q);
+  SKEG_CHECK(quantizer_->Train(rows, n).ok());  // fails only for n == 0
+  codes_.resize(n * dim_);
   constexpr size_t kChunk = 4096;
-  threads = std::max(threads, 1u);
-  std::vector<float> lo(size_t{threads} * dim, std::numeric_limits<float>::infinity());
-  std::vector<float> hi(size_t{threads} * dim, -std::numeric_limits<float>::infinity());
-  ParallelFor(n, threads, kChunk, [&](uint32_t t, size_t begin, size_t end) {
-    float* tl = lo.data() + size_t{t} * dim;
-    float* th = hi.data() + size_t{t} * dim;
+  ParallelFor(n, std::max(threads, 1u), kChunk, [&](uint32_t, size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
-      const float* row = rows + r * dim;
-      for (size_t i = 0; i < dim; ++i) {
-        tl[i] = std::min(tl[i], row[i]);
-        th[i] = std::max(th[i], row[i]);
-      }
+      quantizer_->Encode(rows + r * dim_, codes_.data() + r * dim_);
     }
   });
-  offset_.assign(dim, 0.0f);
-  inv_scale_.assign(dim, 0.0f);
-  weight_.assign(dim, 0.0f);
-  for (size_t i = 0; i < dim; ++i) {
-    float mn = lo[i], mx = hi[i];
-    for (uint32_t t = 1; t < threads; ++t) {
-      mn = std::min(mn, lo[size_t{t} * dim + i]);
-      mx = std::max(mx, hi[size_t{t} * dim + i]);
-    }
-    if (!(mn <= mx)) mn = mx = 0;  // a thread saw no rows: cannot happen with n > 0
-    offset_[i] = mn;
-    const float scale = (mx - mn) / 255.0f;
-    // A constant dimension: every code is 0 and it adds nothing (weight 0).
-    inv_scale_[i] = scale > 0 ? 1.0f / scale : 0.0f;
-    weight_[i] = inner_product_ ? scale : scale * scale;
-  }
-  codes_.resize(n * dim);
-  ParallelFor(n, threads, kChunk, [&](uint32_t, size_t begin, size_t end) {
-    for (size_t r = begin; r < end; ++r) {
-      const float* row = rows + r * dim;
-      uint8_t* code = codes_.data() + r * dim;
-      for (size_t i = 0; i < dim; ++i) {
-        const float c = std::nearbyint((row[i] - offset_[i]) * inv_scale_[i]);
-        code[i] = static_cast<uint8_t>(std::clamp(c, 0.0f, 255.0f));
-      }
-    }
-  });
-}
-
-void SearchCodes::PrepareQuery(const float* q, float* qt, float* bias) const {
-  if (inner_product_) {
-    // <q, x> ~= <q, offset> + sum_i (q_i scale_i) c_i.
-    float b = 0;
-    for (size_t i = 0; i < dim_; ++i) {
-      b += q[i] * offset_[i];
-      qt[i] = q[i] * weight_[i];
-    }
-    *bias = b;
-    return;
-  }
-  for (size_t i = 0; i < dim_; ++i) qt[i] = (q[i] - offset_[i]) * inv_scale_[i];
-  *bias = 0;
 }
 
 void Progress::Add(uint64_t units) {
@@ -253,7 +205,12 @@ GraphBuilder::GraphBuilder(const float* rows, size_t n, const BuildSpace& space,
       locks_(std::make_unique<std::mutex[]>(kStripes)),
       scratch_(threads_) {
   for (Scratch& s : scratch_) s.visited.Resize(n);
-  if (int8_search) codes_.Build(rows, n, space, threads_);
+  if (int8_search) {
+    codes_.Build(rows, n, space, threads_);
+    if (!codes_.empty()) {
+      for (Scratch& s : scratch_) s.codes_ctx = codes_.NewQueryContext();
+    }
+  }
 }
 
 void GraphBuilder::SetList(uint32_t node, std::span<const uint32_t> ids) {
@@ -278,13 +235,9 @@ void GraphBuilder::Search(const float* query, Scratch* s) const {
   s->list.Reset(build_list_);
   s->expanded.clear();
   const bool coded = !codes_.empty();
-  float bias = 0;
-  if (coded) {
-    s->qt.resize(dim_);
-    codes_.PrepareQuery(query, s->qt.data(), &bias);
-  }
+  if (coded) codes_.PrepareQuery(query, &s->codes_ctx);
   auto distance = [&](uint32_t id) {
-    return coded ? codes_.Distance(s->qt.data(), bias, id) : dist_(query, Row(id));
+    return coded ? codes_.Distance(s->codes_ctx, id) : dist_(query, Row(id));
   };
   auto prefetch = [&](uint32_t id) {
     if (coded) {
