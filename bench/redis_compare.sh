@@ -7,6 +7,11 @@
 #
 #   bench/redis_compare.sh [requests=100000] [skeg-bin-dir=build/release/bin]
 #   (requests per test at -P 1; pipelined tests run 5x as many)
+# Environment: REPEAT=N (default 1) runs every (pipeline, pair) block N times; the table then
+# shows the median of each column and of the per-run ratios, and the CSV has one row per run.
+# Every block starts a fresh redis-server and a fresh skeg-resp3 (empty data directories), so
+# background work left by one block (skeg compacting away the previous FLUSHALL, Redis
+# rewriting its AOF) cannot slow the next; which server goes first alternates between runs.
 # Prints a Markdown table (skeg/redis ratio per row) and writes bench/results/redis_compare.csv.
 # Servers are pinned to CPU 0 and the benchmark client to CPU 1 (2-core machine).
 set -uo pipefail
@@ -43,24 +48,41 @@ bench() { # port pipeline -> csv lines "test,rps,p50"
     -d 100 -c 50 -P "$2" --csv 2>/dev/null | awk -F'","' 'NR>1{gsub(/"/,""); split($0,a,","); print a[1]","a[2]","a[5]}'
 }
 
+REPEAT="${REPEAT:-1}"
 P=$(( 20000 + RANDOM % 20000 ))
-start_redis $P always; start_redis $((P+1)) everysec
-start_skeg $((P+2)) kernel; start_skeg $((P+3)) relaxed
 mkdir -p "$(dirname "$OUT")"
-echo "pair,pipeline,test,skeg_rps,redis_rps,ratio,skeg_p50_ms,redis_p50_ms" > "$OUT"
-for pipeline in 1 16; do
-  for pair in "kernel/always:$((P+2)):$P" "relaxed/everysec:$((P+3)):$((P+1))"; do
-    IFS=: read -r name sport rport <<< "$pair"
-    bench "$sport" "$pipeline" > "$WORK/s.csv"
-    bench "$rport" "$pipeline" > "$WORK/r.csv"
-    join -t, <(sort "$WORK/s.csv") <(sort "$WORK/r.csv") | while IFS=, read -r t srps sp50 rrps rp50; do
-      ratio=$(awk -v a="$srps" -v b="$rrps" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')
-      echo "$name,$pipeline,$t,$srps,$rrps,$ratio,$sp50,$rp50" >> "$OUT"
+echo "run,pair,pipeline,test,skeg_rps,redis_rps,ratio,skeg_p50_ms,redis_p50_ms" > "$OUT"
+stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; PIDS=(); rm -rf "$WORK"/redis-* "$WORK"/skeg-*; }
+for run in $(seq 1 "$REPEAT"); do
+  for pipeline in 1 16; do
+    for pair in kernel/always relaxed/everysec; do
+      IFS=/ read -r durability fsync <<< "$pair"
+      P=$((P + 2))
+      start_redis "$P" "$fsync" || { echo "redis-server did not start" >&2; exit 1; }
+      start_skeg $((P + 1)) "$durability" || { echo "skeg-resp3 did not start" >&2; exit 1; }
+      if [ $((run % 2)) -eq 1 ]; then
+        bench $((P + 1)) "$pipeline" > "$WORK/s.csv"; bench "$P" "$pipeline" > "$WORK/r.csv"
+      else
+        bench "$P" "$pipeline" > "$WORK/r.csv"; bench $((P + 1)) "$pipeline" > "$WORK/s.csv"
+      fi
+      stop_all
+      join -t, <(sort "$WORK/s.csv") <(sort "$WORK/r.csv") | while IFS=, read -r t srps sp50 rrps rp50; do
+        ratio=$(awk -v a="$srps" -v b="$rrps" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')
+        echo "$run,$pair,$pipeline,$t,$srps,$rrps,$ratio,$sp50,$rp50" >> "$OUT"
+      done
     done
   done
 done
-echo "| durability (skeg/redis) | -P | test | skeg req/s | redis req/s | skeg/redis | skeg p50 ms | redis p50 ms |"
-echo "|---|---:|---|---:|---:|---:|---:|---:|"
-tail -n +2 "$OUT" | awk -F, '{printf "| %s | %s | %s | %.0f | %.0f | %s | %s | %s |\n",$1,$2,$3,$4,$5,$6,$7,$8}'
+echo "| durability (skeg/redis) | -P | test | skeg req/s | redis req/s | skeg/redis per run | median skeg/redis | skeg p50 ms | redis p50 ms |"
+echo "|---|---:|---|---:|---:|---|---:|---:|---:|"
+tail -n +2 "$OUT" | sort -t, -k2,2 -k3,3n -k4,4 -k1,1n | awk -F, '
+  function med(s,   a, n, i, j, t) { n = split(s, a, " ");
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+    return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+  function flush() { if (key != "") printf "| %s | %s | %s | %.0f | %.0f | %s | **%.2f** | %.3f | %.3f |\n", pair, pl, test, med(s), med(r), ratios, med(q), med(sp), med(rp) }
+  { k = $2 "," $3 "," $4
+    if (k != key) { flush(); key = k; pair = $2; pl = $3; test = $4; s = r = q = sp = rp = ratios = "" }
+    s = s " " $5; r = r " " $6; q = q " " $7; sp = sp " " $8; rp = rp " " $9; ratios = ratios (ratios == "" ? "" : " ") $7 }
+  END { flush() }'
 echo
-echo "redis $(redis-server --version | awk '{print $3}'); $N requests per test at -P 1, $((N * 5)) at -P 16, 100-byte values, 50 clients; servers on CPU 0, client on CPU 1"
+echo "redis $(redis-server --version | awk '{print $3}'); $REPEAT run(s), medians; $N requests per test at -P 1, $((N * 5)) at -P 16, 100-byte values, 50 clients; servers on CPU 0, client on CPU 1"

@@ -2,6 +2,7 @@
 // current group), the syncer thread, the key-directory writer, segment rolls, checkpoints.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -350,23 +351,44 @@ Status Store::Impl::FindKey(uint64_t hash, std::string_view key, KeySpace space,
                             KeyDir::SlotRef* ref, RecordLocation* loc, int64_t* expire_at) const {
   *found = false;
   Status status;
-  std::string buf;
+  // Only the header and the key are needed, and only when the stored key has the length of
+  // `key`: a record whose header names another length cannot hold it. Short keys (the common
+  // case) are read into a stack buffer.
+  const size_t want = kRecordHeaderSize + key.size();
+  char small[256];
+  std::string large;
+  char* buf = small;
+  if (want > sizeof(small)) {
+    large.resize(want);
+    buf = large.data();
+  }
   keydir_.WriterFind(hash, [&](KeyDir::SlotRef r, const RecordLocation& l) {
+    if (l.size < want) return false;  // too short to hold a key of this length
     auto seg = GetSegment(l.segment);
     if (!seg) {
       status = Status::Corruption("key directory points at missing segment " +
                                   std::to_string(l.segment));
       return true;
     }
-    RecordHeader h;
-    std::string_view stored;
-    status = ReadKey(*seg, l, &buf, &h, &stored);
+    size_t got = 0;
+    status = ReadAt(*seg, l.offset, want, buf, &got);
+    if (status.ok() && got < want) {
+      status = CorruptionAt(*seg, l.offset, Status::Corruption("record past end of file"));
+    }
     if (!status.ok()) return true;
-    if (stored != key || KeySpaceOf(h.type) != space) return false;
+    auto h = DecodeRecordHeader(std::string_view(buf, kRecordHeaderSize));
+    if (!h) {
+      status = CorruptionAt(*seg, l.offset, h.error());
+      return true;
+    }
+    if (h->key_len != key.size() || KeySpaceOf(h->type) != space ||
+        std::memcmp(buf + kRecordHeaderSize, key.data(), key.size()) != 0) {
+      return false;
+    }
     *found = true;
     *ref = r;
     *loc = l;
-    *expire_at = h.expire_at;
+    *expire_at = h->expire_at;
     return true;
   });
   return status;

@@ -1,6 +1,8 @@
 #include "storage/vlog/store.h"
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -11,6 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "platform/fault_env.h"
+#include "storage/keydir/keydir.h"
+#include "storage/vlog/store_impl.h"
 #include "storage/vlog/store_test_util.h"
 #include "testing/temp_dir.h"
 
@@ -50,6 +54,67 @@ TEST(StoreTest, PutGetDeleteOverwrite) {
   EXPECT_EQ(GetOr(*store, "a"), "<missing>");
   EXPECT_EQ(GetOr(*store, "b"), "2");
   EXPECT_EQ(store->key_count(), 1u);
+}
+
+// Two keys whose hashes share the shard and the 32-bit fingerprint land in one probe run of
+// the key directory, which keeps both; only the key read back from the record tells them apart.
+// Finds such pairs by a birthday search over short ("s<i>") and long ("long key ... <i>") keys:
+// a pair of equal lengths and a pair of different lengths (the write path rejects a candidate
+// whose stored key length differs before comparing bytes).
+TEST(StoreTest, KeysSharingADirectoryFingerprintStayDistinct) {
+  auto name = [](uint32_t i) {  // fixed widths: 8 and 46 bytes
+    char digits[16];
+    std::snprintf(digits, sizeof(digits), "%07u", i >> 1);
+    return (i & 1 ? std::string("s") : std::string("long key of the collision test, number ")) +
+           digits;
+  };
+  auto slot_id = [](const std::string& key) {  // what the directory compares: shard + fingerprint
+    const uint64_t h = KeyHash(KeySpace::kKv, key);
+    return (static_cast<uint64_t>(KeyDir::ShardOf(h)) << 32) | KeyDir::FingerprintOf(h);
+  };
+  std::vector<std::pair<uint64_t, uint32_t>> ids;
+  std::pair<std::string, std::string> same_len, diff_len;
+  // 2^22 keys over 2^40 (shard, fingerprint) values: ~8 colliding pairs expected.
+  ids.reserve(1u << 22);
+  for (uint32_t i = 0; i < (1u << 22); ++i) ids.emplace_back(slot_id(name(i)), i);
+  std::sort(ids.begin(), ids.end());
+  for (size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i].first != ids[i - 1].first) continue;
+    std::string a = name(ids[i - 1].second), b = name(ids[i].second);
+    auto& pair = a.size() == b.size() ? same_len : diff_len;
+    if (pair.first.empty()) pair = {a, b};
+  }
+  ids = {};
+  // The hash is fixed, so so are the pairs found: both kinds exist for these names.
+  ASSERT_FALSE(same_len.first.empty());
+  ASSERT_FALSE(diff_len.first.empty());
+  testing::TempDir dir;
+  auto store = OpenOrDie(TestOptions(dir.path()));
+  for (const auto& [a, b] : {same_len, diff_len}) {
+    SCOPED_TRACE(a + " / " + b);
+    ASSERT_TRUE(store->Put(a, "va").ok());
+    EXPECT_EQ(GetOr(*store, b), "<missing>");
+    ASSERT_TRUE(store->Put(b, "vb").ok());
+    EXPECT_EQ(GetOr(*store, a), "va");
+    EXPECT_EQ(GetOr(*store, b), "vb");
+    ASSERT_TRUE(store->Put(a, "va2").ok());  // overwrites a, not b
+    EXPECT_EQ(GetOr(*store, a), "va2");
+    EXPECT_EQ(GetOr(*store, b), "vb");
+    EXPECT_EQ(*store->Delete(b), true);
+    EXPECT_EQ(GetOr(*store, a), "va2");
+    EXPECT_EQ(GetOr(*store, b), "<missing>");
+    EXPECT_EQ(*store->Delete(b), false);
+    ASSERT_TRUE(store->Put(b, "vb2").ok());
+    EXPECT_EQ(GetOr(*store, b), "vb2");
+  }
+  const uint64_t keys = store->key_count();
+  store.reset();  // replay (and the checkpoint) must keep both keys of each pair apart too
+  store = OpenOrDie(TestOptions(dir.path()));
+  EXPECT_EQ(store->key_count(), keys);
+  for (const auto& [a, b] : {same_len, diff_len}) {
+    EXPECT_EQ(GetOr(*store, a), "va2");
+    EXPECT_EQ(GetOr(*store, b), "vb2");
+  }
 }
 
 TEST(StoreTest, EmptyAndBinaryKeysAndValues) {
