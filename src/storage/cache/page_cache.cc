@@ -153,7 +153,7 @@ class PageCache::Shard {
   }
 
   std::shared_ptr<const Page> Insert(const Key& key, std::shared_ptr<const Page> page,
-                                     uint32_t owner) {
+                                     uint32_t owner, Admit admit) {
     if (capacity_ < kCharge) return page;
     std::lock_guard lock(mu_);
     ++inserts_;
@@ -168,9 +168,14 @@ class PageCache::Shard {
     slot->data = e->page->data.get();
     slot->valid = e->page->valid;
     Charge(owner, static_cast<int64_t>(kCharge));
-    // A key evicted recently (a ghost) proved it is reused: straight into main.
+    // A key evicted recently (a ghost) proved it is reused: straight into main; so does a page
+    // the caller knows will be read back (Admit::kMain).
+    bool to_main = admit == Admit::kMain;
     if (auto g = ghost_index_.find(key); g != ghost_index_.end()) {
       if (--g->second == 0) ghost_index_.erase(g);
+      to_main = true;
+    }
+    if (to_main) {
       e->in_main = true;
       main_.push_back(e);
       main_bytes_ += kCharge;
@@ -391,8 +396,8 @@ size_t PageCache::OwnerBytes(uint32_t owner) const {
 
 std::shared_ptr<const PageCache::Page> PageCache::Insert(uint64_t file_id, uint64_t page_no,
                                                          std::shared_ptr<const Page> page,
-                                                         uint32_t owner) {
-  return ShardFor(file_id, page_no).Insert(Key{file_id, page_no}, std::move(page), owner);
+                                                         uint32_t owner, Admit admit) {
+  return ShardFor(file_id, page_no).Insert(Key{file_id, page_no}, std::move(page), owner, admit);
 }
 
 bool PageCache::ReadIfCached(uint64_t file_id, uint64_t page_no, size_t offset, size_t n,

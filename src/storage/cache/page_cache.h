@@ -76,11 +76,19 @@ class PageCache {
   // of one hot page do not contend on it.
   bool ReadIfCached(uint64_t file_id, uint64_t page_no, size_t offset, size_t n, char* dst);
 
+  // Where a new page starts. kProbation: the small FIFO (S3-FIFO's default for a page read
+  // once). kMain: the main FIFO, as for a ghost hit; for pages the caller knows will be read
+  // back, such as the value log's freshly written pages (the next overwrite of a key reads its
+  // old record, and recent keys are the likeliest to be read), whose first read would
+  // otherwise come after the page had long left the small FIFO.
+  enum class Admit : uint8_t { kProbation, kMain };
+
   // Inserts (or replaces) a page, evicting as needed. Returns the page as stored. `owner` is the
   // tenant the page is charged to (kNoOwner: shared, never over a share; a replaced page keeps
-  // its first owner).
+  // its first owner and its queue).
   std::shared_ptr<const Page> Insert(uint64_t file_id, uint64_t page_no,
-                                     std::shared_ptr<const Page> page, uint32_t owner = kNoOwner);
+                                     std::shared_ptr<const Page> page, uint32_t owner = kNoOwner,
+                                     Admit admit = Admit::kProbation);
 
   // Per-tenant fair eviction hook (ARCHITECTURE.md section 6: "a tenant over its share is evicted
   // first"). `bytes` is the owner's share of the capacity (0: none, the owner is never over); while

@@ -98,6 +98,25 @@ TEST(PageCacheTest, GhostHitGoesStraightToMain) {
   EXPECT_NE(cache.Lookup(1, 0), nullptr);
 }
 
+TEST(PageCacheTest, AdmitMainSkipsTheSmallQueue) {
+  PageCache cache(100 * kCharge, 1);
+  cache.Insert(1, 0, MakePage(0), PageCache::kNoOwner, PageCache::Admit::kMain);
+  cache.Insert(1, 1, MakePage(1));  // probation, never hit
+  // 1.5x the capacity in new pages of another file, never hit: they push page 1 out of the
+  // small queue (as a ghost); page 0 waits in main, which nothing else enters, and stays.
+  for (uint64_t i = 0; i < 150; ++i) cache.Insert(3, i, MakePage(i));
+  EXPECT_EQ(cache.Lookup(1, 1), nullptr);
+  auto p = cache.Lookup(1, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(Tag(p), 0u);
+  // Replacing a page keeps its place: a kMain re-insert of page 0 and a probation re-insert
+  // both leave exactly one copy, the newest.
+  cache.Insert(1, 0, MakePage(7));
+  cache.Insert(1, 0, MakePage(8), PageCache::kNoOwner, PageCache::Admit::kMain);
+  EXPECT_EQ(Tag(cache.Lookup(1, 0)), 8u);
+  EXPECT_LE(cache.stats().pages, 100u);
+}
+
 TEST(PageCacheTest, EraseFileDropsItsPages) {
   PageCache cache(100 * kCharge, 2);
   for (uint64_t i = 0; i < 10; ++i) {

@@ -249,6 +249,8 @@ Status Store::Impl::CreateSegment(uint32_t id, std::shared_ptr<Segment>* out) {
   if (opts_.durability != Durability::kRelaxed) SKEG_RETURN_IF_ERROR(env_->SyncDir(vlog_dir_));
   seg->size = kSegmentHeaderSize;
   ResetTail(*seg, kSegmentHeaderSize);
+  seg->carry.assign(header, sizeof(header));  // the first page starts with the header
+  seg->carry_base = 0;
   {
     std::unique_lock lock(segments_mu_);
     segments_[id] = seg;
@@ -274,6 +276,10 @@ Status Store::Impl::AppendActive(std::span<const std::string_view> chunks, uint6
   std::lock_guard flush_lock(seg.flush_mu);
   SKEG_RETURN_IF_ERROR(FlushTailLocked(seg));
   SKEG_RETURN_IF_ERROR(seg.file->WriteAt(base, chunks));
+  // Large values are not written through to the page cache; the page after them is cached
+  // again from the next page boundary on.
+  seg.carry.clear();
+  seg.carry_base = Segment::kNoCarry;
   {
     std::lock_guard lock(seg.tail_mu);
     seg.tail_base = base + total;
@@ -305,6 +311,7 @@ Status Store::Impl::FlushTailLocked(Segment& seg) {
   const std::string_view bytes(seg.flushing);
   Status s = seg.file->WriteAt(seg.flushing_base, std::span<const std::string_view>(&bytes, 1));
   if (!s.ok()) return s;
+  CacheWritten(seg, seg.flushing_base, bytes);
   std::lock_guard lock(seg.tail_mu);
   seg.flushed.store(seg.flushing_base + seg.flushing.size(), std::memory_order_release);
   seg.flushing.clear();
@@ -318,6 +325,40 @@ void Store::Impl::ResetTail(Segment& seg, uint64_t size) {
   seg.tail_base = size;
   seg.flushing_base = size;
   seg.flushed.store(size, std::memory_order_release);
+  seg.carry.clear();
+  seg.carry_base = Segment::kNoCarry;
+}
+
+void Store::Impl::CacheWritten(Segment& seg, uint64_t base, std::string_view bytes) const {
+  PageCache* cache = opts_.page_cache;
+  if (cache == nullptr || cache->capacity_bytes() == 0 || bytes.empty()) return;
+  constexpr uint64_t kPage = PageCache::kPageSize;
+  const uint64_t end = base + bytes.size();
+  const bool carry_known =
+      seg.carry_base != Segment::kNoCarry && seg.carry_base + seg.carry.size() == base;
+  for (uint64_t page_start = base - base % kPage; page_start < end; page_start += kPage) {
+    const uint64_t from = std::max(page_start, base);
+    if (from > page_start && !carry_known) continue;  // the page's start is not in memory
+    const uint64_t to = std::min(page_start + kPage, end);
+    auto page = std::make_shared<PageCache::Page>();
+    page->data.reset(new char[kPage]);
+    if (from > page_start) std::memcpy(page->data.get(), seg.carry.data(), from - page_start);
+    std::memcpy(page->data.get() + (from - page_start), bytes.data() + (from - base), to - from);
+    page->valid = static_cast<uint32_t>(to - page_start);
+    cache->Insert(seg.cache_id, page_start / kPage, std::move(page), PageCache::kNoOwner,
+                  PageCache::Admit::kMain);
+  }
+  // The new carry: the bytes of the last, partly written page.
+  const uint64_t last_start = end - end % kPage;
+  if (last_start >= base) {
+    seg.carry.assign(bytes.data() + (last_start - base), end - last_start);
+    seg.carry_base = last_start;
+  } else if (carry_known) {
+    seg.carry.append(bytes);
+  } else {
+    seg.carry.clear();
+    seg.carry_base = Segment::kNoCarry;
+  }
 }
 
 Status Store::Impl::RollSegment() {

@@ -59,6 +59,13 @@ struct Segment {
   std::string flushing;
   uint64_t flushing_base = 0;
   std::mutex flush_mu;                  // one FlushTail at a time (syncer or committer)
+  // Write-through to the page cache (guarded by flush_mu): the file's bytes
+  // [carry_base, carry_base + carry.size()) of its last, partly written page, so a flush that
+  // continues that page can cache it whole. carry_base == kNoCarry: unknown (after recovery
+  // or a large direct write) until the next page boundary.
+  static constexpr uint64_t kNoCarry = ~0ull;
+  std::string carry;
+  uint64_t carry_base = kNoCarry;
   std::atomic<uint64_t> live_bytes{0};  // bytes of records the key directory points at
   std::atomic<uint64_t> tombstone_bytes{0};
   std::atomic<bool> sealed{false};
@@ -185,8 +192,13 @@ class Store::Impl {
   // fails the store: they will never be acknowledged.
   Status FlushTail(Segment& seg);
   Status FlushTailLocked(Segment& seg);  // REQUIRES: seg.flush_mu held
-  // Marks [0, size) as on file with nothing buffered (recovery, segment creation).
+  // Marks [0, size) as on file with nothing buffered (recovery, segment creation); the
+  // write-through carry becomes unknown.
   static void ResetTail(Segment& seg, uint64_t size);
+  // Puts the pages holding bytes [base, base + bytes.size()), just written to `seg`'s file, into
+  // the page cache as Admit::kMain pages, and advances seg.carry (REQUIRES: seg.flush_mu held).
+  // A first page that the write continues is cached only when the carry knows its start.
+  void CacheWritten(Segment& seg, uint64_t base, std::string_view bytes) const;
   // The durability pipeline (committer.cc). The committer appends a group, applies it to the
   // key directory (readers see it), then AdvanceWritten() hands the new log position to the
   // syncer thread, which fsyncs (or fdatasyncs) every segment written since its last pass and
