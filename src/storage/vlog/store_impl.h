@@ -58,7 +58,7 @@ struct Segment {
   uint64_t tail_base = 0;
   std::string flushing;
   uint64_t flushing_base = 0;
-  std::mutex flush_mu;                  // one FlushTail at a time (syncer or committer)
+  std::mutex flush_mu;  // one FlushTail at a time (syncer or committer)
   // Write-through to the page cache (guarded by flush_mu): the file's bytes
   // [carry_base, carry_base + carry.size()) of its last, partly written page, so a flush that
   // continues that page can cache it whole. carry_base == kNoCarry: unknown (after recovery
