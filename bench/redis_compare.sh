@@ -49,7 +49,8 @@ bench() { # port pipeline -> csv lines "test,rps,p50"
 }
 
 REPEAT="${REPEAT:-1}"
-P=$(( 20000 + RANDOM % 20000 ))
+# Ports below the ephemeral range (32768+), where the benchmark's own client sockets could hold them.
+P=$(( 20000 + RANDOM % 10000 ))
 mkdir -p "$(dirname "$OUT")"
 echo "run,pair,pipeline,test,skeg_rps,redis_rps,ratio,skeg_p50_ms,redis_p50_ms" > "$OUT"
 stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; PIDS=(); rm -rf "$WORK"/redis-* "$WORK"/skeg-*; }
@@ -58,8 +59,8 @@ for run in $(seq 1 "$REPEAT"); do
     for pair in kernel/always relaxed/everysec; do
       IFS=/ read -r durability fsync <<< "$pair"
       P=$((P + 2))
-      start_redis "$P" "$fsync" || { echo "redis-server did not start" >&2; exit 1; }
-      start_skeg $((P + 1)) "$durability" || { echo "skeg-resp3 did not start" >&2; exit 1; }
+      start_redis "$P" "$fsync" || { echo "redis-server did not start:" >&2; cat "$WORK/redis-$P.log" >&2; exit 1; }
+      start_skeg $((P + 1)) "$durability" || { echo "skeg-resp3 did not start:" >&2; cat "$WORK/skeg-$((P + 1)).log" >&2; exit 1; }
       if [ $((run % 2)) -eq 1 ]; then
         bench $((P + 1)) "$pipeline" > "$WORK/s.csv"; bench "$P" "$pipeline" > "$WORK/r.csv"
       else
