@@ -7,27 +7,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "storage/cache/ghost_queue.h"
+
 namespace skeg::storage {
 
 namespace {
 
-struct Key {
-  uint64_t file;
-  uint64_t page;
-  friend bool operator==(const Key&, const Key&) = default;
-};
-
-struct KeyHasher {
-  size_t operator()(const Key& k) const {
-    // splitmix64 of the combined key: cheap and well mixed.
-    uint64_t x = k.file * 0x9e3779b97f4a7c15ull + k.page;
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return static_cast<size_t>(x ^ (x >> 31));
-  }
-};
+using cache_internal::GhostQueue;
+using cache_internal::Key;
+using cache_internal::KeyHasher;
 
 constexpr size_t kCharge = PageCache::kPageSize + PageCache::kEntryOverheadBytes;
 constexpr uint8_t kMaxFreq = 3;
@@ -125,7 +113,7 @@ class PageCache::Shard {
   explicit Shard(size_t capacity)
       : capacity_(capacity),
         small_capacity_(std::max<size_t>(capacity / 10, kCharge)),
-        max_ghosts_(capacity / kCharge) {}
+        ghosts_(capacity / kCharge) {}
 
   std::shared_ptr<const Page> Lookup(const Key& key) {
     std::lock_guard lock(mu_);
@@ -171,10 +159,7 @@ class PageCache::Shard {
     // A key evicted recently (a ghost) proved it is reused: straight into main; so does a page
     // the caller knows will be read back (Admit::kMain).
     bool to_main = admit == Admit::kMain;
-    if (auto g = ghost_index_.find(key); g != ghost_index_.end()) {
-      if (--g->second == 0) ghost_index_.erase(g);
-      to_main = true;
-    }
+    if (ghosts_.Contains(key)) to_main = true;
     if (to_main) {
       e->in_main = true;
       main_.push_back(e);
@@ -219,7 +204,7 @@ class PageCache::Shard {
 
   size_t MemoryUsage() const {
     std::lock_guard lock(mu_);
-    return sizeof(*this) + small_bytes_ + main_bytes_ + ghosts_.size() * kGhostBytes;
+    return sizeof(*this) + small_bytes_ + main_bytes_ + ghosts_.MemoryUsage();
   }
 
   ~Shard() {
@@ -333,26 +318,15 @@ class PageCache::Shard {
     ++evictions_;
   }
 
-  void RememberGhost(const Key& key) {
-    ghosts_.push_back(key);
-    ++ghost_index_[key];
-    while (ghosts_.size() > max_ghosts_) {
-      const Key old = ghosts_.front();
-      ghosts_.pop_front();
-      auto it = ghost_index_.find(old);
-      if (it != ghost_index_.end() && --it->second == 0) ghost_index_.erase(it);
-    }
-  }
+  void RememberGhost(const Key& key) { ghosts_.Push(key); }
 
   const size_t capacity_;
   const size_t small_capacity_;
-  const size_t max_ghosts_;
   mutable std::mutex mu_;
   PageTable<Entry> index_;
   std::deque<Entry*> small_, main_;
   size_t small_bytes_ = 0, main_bytes_ = 0;
-  std::deque<Key> ghosts_;
-  std::unordered_map<Key, uint32_t, KeyHasher> ghost_index_;
+  GhostQueue ghosts_;
   uint64_t hits_ = 0, misses_ = 0, inserts_ = 0, evictions_ = 0;
   // Fairness: shares per owner (this shard's part), bytes per owner, owners over their share.
   static constexpr size_t kFairScan = 1024;  // each moved page waits a whole main cycle

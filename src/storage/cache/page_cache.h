@@ -5,15 +5,17 @@
 // 2023): a small FIFO (10% of the bytes) takes new pages; a page evicted from it that was hit
 // at least once moves to the main FIFO, otherwise only its key enters the ghost FIFO; a miss
 // on a ghost key inserts straight into main. Main evicts with a 2-bit frequency counter (a hit
-// page is re-inserted at the head with its counter decremented). Hits only bump an atomic
-// counter, never move entries.
+// page is re-inserted at the head with its counter decremented). Hits only bump a counter,
+// never move entries. A ghost key stays until it ages out of the ghost FIFO (a hit on it does
+// not remove it).
 //
 // Charge: every page costs its buffer (kPageSize) plus a fixed per-entry overhead
 // (kEntryOverheadBytes: the 48-byte entry allocation, its index slots (40 bytes each, the
 // table of a full shard at least 3/8 full: at most 107 bytes per page; a partly emptied
 // shard holds less than a full one) and its queue link), so capacity_bytes
-// bounds the real memory. Ghost keys cost kGhostBytes each and are bounded to as many as fit in the
-// main queue's share.
+// bounds the real memory. The ghost queue is allocated once, outside that budget: room for as
+// many keys as pages fit in the capacity, kGhostBytes per key (a 16-byte ring entry and 1.5
+// slots of a 24-byte counting table), i.e. about 1.2% on top of capacity_bytes.
 //
 // Keys are (file id, page number). File ids come from NewFileId(): one per open file, never
 // reused in a process, so pages of a deleted file can never be mistaken for a new file's.
@@ -38,7 +40,7 @@ class PageCache {
  public:
   static constexpr size_t kPageSize = 4096;
   static constexpr size_t kEntryOverheadBytes = 168;
-  static constexpr size_t kGhostBytes = 24;
+  static constexpr size_t kGhostBytes = 52;
   static constexpr uint32_t kNoOwner = 0;
 
   // An immutable page: `valid` bytes of file data starting at the page's offset (less than
