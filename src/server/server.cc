@@ -162,7 +162,8 @@ class Server::Impl {
   Status OpenVectors();
 
   struct Acceptor {
-    Acceptor(asio::io_context& io, Protocol p) : protocol(p), socket(asio::make_strand(io)) {}
+    Acceptor(asio::any_io_executor executor, Protocol p)
+        : protocol(p), socket(std::move(executor)) {}
     Protocol protocol;
     tcp::acceptor socket;
     asio::steady_timer retry{socket.get_executor()};
@@ -200,7 +201,14 @@ class Server::Impl {
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Dispatcher> dispatcher_;
-  asio::io_context io_;
+  // With one I/O thread, tell Asio so (it skips waking other threads) and give connections the
+  // io_context's executor itself: one thread already serializes their handlers, so a strand
+  // would only add its locking and queueing to every handler.
+  asio::io_context io_{options_.workers == 1 ? 1 : ASIO_CONCURRENCY_HINT_DEFAULT};
+  asio::any_io_executor ConnectionExecutor() {
+    if (options_.workers == 1) return io_.get_executor();
+    return asio::make_strand(io_);
+  }
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
   asio::signal_set signals_{io_};
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
@@ -209,7 +217,8 @@ class Server::Impl {
   bool shut_down_ = false;
 };
 
-// One client connection. All its handlers run on its strand, so its members need no lock. At
+// One client connection. All its handlers run on its strand (with one I/O thread, on that
+// thread, which serializes them the same way), so its members need no lock. At
 // most one read or one write is outstanding at a time: requests are answered in order, and a
 // client that pipelines faster than it reads is throttled by TCP (RespSession and NativeSession
 // yield after 64 KiB of pending replies; we write them before parsing more). A connection holds
@@ -518,7 +527,7 @@ Status Server::Impl::Bind(const ListenerConfig& config, Protocol protocol, std::
   std::error_code ec;
   const tcp::endpoint endpoint(asio::ip::make_address(config.endpoint.host, ec),
                                config.endpoint.port);
-  auto acceptor = std::make_unique<Acceptor>(io_, protocol);
+  auto acceptor = std::make_unique<Acceptor>(ConnectionExecutor(), protocol);
   tcp::acceptor& a = acceptor->socket;
   // Each step runs only while the previous ones succeeded; `step` names the one that failed.
   std::string_view step = "resolve";
@@ -552,7 +561,7 @@ Status Server::Impl::Bind(const ListenerConfig& config, Protocol protocol, std::
 
 void Server::Impl::Accept(Acceptor* acceptor) {
   acceptor->socket.async_accept(
-      asio::make_strand(io_), [this, acceptor](std::error_code ec, tcp::socket socket) {
+      ConnectionExecutor(), [this, acceptor](std::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || !acceptor->socket.is_open()) return;
         if (ec) {
           spdlog::warn("accept on {} failed: {}", ProtocolName(acceptor->protocol), ec.message());

@@ -28,19 +28,21 @@ def fast_dir(tmp_path):
     return str(tmp_path / "data")
 
 
-def start(servers, data_dir, extra=()):  # noqa: F811
+def start(servers, data_dir, extra=(), workers="4"):  # noqa: F811
     port = free_port()
     s = servers("skeg-resp3", ["--data-dir", str(data_dir), "--addr", f"127.0.0.1:{port}",
-                               "--metrics-port", "0", "--workers", "4", "--io", "buffered",
+                               "--metrics-port", "0", "--workers", workers, "--io", "buffered",
                                *extra])
     s.wait_listening(port)
     return s, port
 
 
-@pytest.fixture
-def server(tmp_path, servers):  # noqa: F811
+# Every test runs against a server with 4 I/O threads (connections on strands) and with one (no
+# strands: the single thread serializes each connection's handlers).
+@pytest.fixture(params=["4", "1"], ids=["workers4", "workers1"])
+def server(request, tmp_path, servers):  # noqa: F811
     data = fast_dir(tmp_path)
-    s, port = start(servers, data)
+    s, port = start(servers, data, workers=request.param)
     yield s, port, data
     if s.proc.poll() is None:
         s.stop()
