@@ -243,6 +243,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Start() {
     std::error_code ec;
+    // Write() sends with write_some, which must return would_block rather than wait.
+    socket_.non_blocking(true, ec);
     const tcp::endpoint remote = socket_.remote_endpoint(ec);
     const tcp::endpoint local = socket_.local_endpoint(ec);
     if (protocol_ == Protocol::kResp) {
@@ -351,18 +353,41 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Read();
   }
 
+  // Sends output_. A reply usually fits the socket's send buffer: it goes out with one
+  // non-blocking send, and the connection moves on without the hop through the scheduler that
+  // an async_write completion costs; the rest of a partial send goes through async_write.
   void Write() {
+    std::error_code send_ec;
+    const size_t sent = socket_.write_some(asio::buffer(output_), send_ec);
+    if (send_ec && send_ec != asio::error::would_block && send_ec != asio::error::try_again) {
+      return Close();
+    }
+    CountOutput(send_ec ? 0 : sent);
+    if (!send_ec && sent == output_.size()) {
+      output_.clear();
+      if (close_after_write_ || stopping_) return Close();
+      // Process() may call Write() again: post it rather than recurse once per 64 KiB.
+      if (yielded_) {
+        return asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Process(); });
+      }
+      return Read();
+    }
+    if (!send_ec) output_.erase(0, sent);
     writing_ = true;
-    asio::async_write(
-        socket_, asio::buffer(output_), [self = shared_from_this()](std::error_code ec, size_t n) {
-          self->writing_ = false;
-          self->server_->CountBytes(0, n);
-          self->server_->engine()->stats().net_output_bytes.fetch_add(n, std::memory_order_relaxed);
-          self->output_.clear();
-          if (ec || self->close_after_write_ || self->stopping_) return self->Close();
-          if (self->yielded_) return self->Process();
-          self->Read();
-        });
+    asio::async_write(socket_, asio::buffer(output_),
+                      [self = shared_from_this()](std::error_code ec, size_t n) {
+                        self->writing_ = false;
+                        self->CountOutput(n);
+                        self->output_.clear();
+                        if (ec || self->close_after_write_ || self->stopping_) return self->Close();
+                        if (self->yielded_) return self->Process();
+                        self->Read();
+                      });
+  }
+
+  void CountOutput(size_t n) {
+    server_->CountBytes(0, n);
+    server_->engine()->stats().net_output_bytes.fetch_add(n, std::memory_order_relaxed);
   }
 
   void Close() {

@@ -279,6 +279,32 @@ def test_pipeline_of_1000_keeps_order(server):
     assert r.get("p") == b"999"
 
 
+def test_replies_larger_than_the_socket_buffer_to_a_slow_reader(server):
+    """Replies that do not fit the sockets' buffers: a 4 MiB value, and 48 pipelined GETs of a
+    256 KiB value (12 MiB of replies, past the session's 64 KiB yield point many times), sent to
+    a client that only starts reading after a pause, so the server's sends come back partial or
+    would-block and finish asynchronously. Every byte arrives, in order."""
+    _, port, _ = server
+    r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=30)
+    big = os.urandom(4 << 20)
+    mid = bytes(range(256)) * 1024
+    assert r.set("big", big) and r.set("mid", mid)
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    req = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" + b"*2\r\n$3\r\nGET\r\n$3\r\nmid\r\n" * 48
+    s.sendall(req + b"*1\r\n$4\r\nPING\r\n")
+    time.sleep(1.0)  # the server has filled the socket and waits for it to drain
+    want = (b"$%d\r\n" % len(big)) + big + b"\r\n"
+    want += ((b"$%d\r\n" % len(mid)) + mid + b"\r\n") * 48 + b"+PONG\r\n"
+    got = bytearray()
+    while len(got) < len(want):
+        chunk = s.recv(1 << 20)
+        assert chunk, "connection closed after %d of %d bytes" % (len(got), len(want))
+        got += chunk
+    assert bytes(got) == want
+    assert r.ping()  # and the server still serves others
+    s.close()
+
+
 def test_incr_from_8_clients_is_exact(server):
     _, port, _ = server
     errors = []
