@@ -372,9 +372,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       return Read();
     }
-    if (!send_ec) output_.erase(0, sent);
+    const size_t done = send_ec ? 0 : sent;  // the rest is written from there, without a copy
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(output_),
+    asio::async_write(socket_, asio::buffer(output_) + done,
                       [self = shared_from_this()](std::error_code ec, size_t n) {
                         self->writing_ = false;
                         self->CountOutput(n);
