@@ -21,8 +21,9 @@ BIN="${2:-$ROOT/build/release/bin}"
 OUT="$ROOT/bench/results/redis_compare.csv"
 WORK="$(mktemp -d /tmp/skeg-redis-compare.XXXX)"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+# Stops the servers started so far (each block starts its own) and removes their directories.
+stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; PIDS=(); rm -rf "$WORK"/redis-* "$WORK"/skeg-*; }
+trap 'stop_all; rm -rf "$WORK"' EXIT
 
 wait_ping() { for _ in $(seq 100); do redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0; sleep 0.1; done; return 1; }
 
@@ -53,7 +54,6 @@ REPEAT="${REPEAT:-1}"
 P=$(( 20000 + RANDOM % 10000 ))
 mkdir -p "$(dirname "$OUT")"
 echo "run,pair,pipeline,test,skeg_rps,redis_rps,ratio,skeg_p50_ms,redis_p50_ms" > "$OUT"
-stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; PIDS=(); rm -rf "$WORK"/redis-* "$WORK"/skeg-*; }
 for run in $(seq 1 "$REPEAT"); do
   for pipeline in 1 16; do
     for pair in kernel/always relaxed/everysec; do

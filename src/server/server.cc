@@ -362,27 +362,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (send_ec && send_ec != asio::error::would_block && send_ec != asio::error::try_again) {
       return Close();
     }
-    CountOutput(send_ec ? 0 : sent);
-    if (!send_ec && sent == output_.size()) {
-      output_.clear();
-      if (close_after_write_ || stopping_) return Close();
-      // Process() may call Write() again: post it rather than recurse once per 64 KiB.
-      if (yielded_) {
-        return asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Process(); });
-      }
-      return Read();
-    }
-    const size_t done = send_ec ? 0 : sent;  // the rest is written from there, without a copy
+    const size_t done = send_ec ? 0 : sent;
+    CountOutput(done);
     writing_ = true;
+    if (done == output_.size()) {
+      // Sent. A yielded session goes on from a posted handler: Process() may call Write()
+      // again, which must not recurse once per 64 KiB of a long pipeline.
+      if (!yielded_) return AfterWrite({});
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->AfterWrite({}); });
+      return;
+    }
+    // The rest from where the send stopped, without a copy.
     asio::async_write(socket_, asio::buffer(output_) + done,
                       [self = shared_from_this()](std::error_code ec, size_t n) {
-                        self->writing_ = false;
                         self->CountOutput(n);
-                        self->output_.clear();
-                        if (ec || self->close_after_write_ || self->stopping_) return self->Close();
-                        if (self->yielded_) return self->Process();
-                        self->Read();
+                        self->AfterWrite(ec);
                       });
+  }
+
+  void AfterWrite(std::error_code ec) {
+    writing_ = false;
+    output_.clear();
+    if (ec) return Close();
+    FlushOrContinue();
   }
 
   void CountOutput(size_t n) {

@@ -249,10 +249,9 @@ inline void PrefetchBytes(const void* p, size_t bytes) {
   for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
 }
 
+// Prefetches the first 512 bytes of a row (the distance kernel streams the rest).
 inline void PrefetchRow(const float* row, size_t dim) {
-  const char* p = reinterpret_cast<const char*>(row);
-  const size_t bytes = std::min<size_t>(dim * sizeof(float), 512);
-  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+  PrefetchBytes(row, std::min<size_t>(dim * sizeof(float), 512));
 }
 
 // ---- threads and progress ----------------------------------------------------------------------
