@@ -115,12 +115,16 @@ bool FaultInjectionEnv::filesystem_active() const {
 }
 
 void FaultInjectionEnv::ClearFaults() {
-  std::lock_guard lock(mu_);
-  active_ = true;
-  fail_syncs_ = 0;
-  fail_writes_ = 0;
-  write_budget_.reset();
-  tear_next_write_.reset();
+  {
+    std::lock_guard lock(mu_);
+    active_ = true;
+    hold_syncs_ = false;
+    fail_syncs_ = 0;
+    fail_writes_ = 0;
+    write_budget_.reset();
+    tear_next_write_.reset();
+  }
+  syncs_released_.notify_all();
 }
 
 uint64_t FaultInjectionEnv::syncs() const {
@@ -193,8 +197,24 @@ FaultInjectionEnv::WritePlan FaultInjectionEnv::PlanWrite(const std::string& pat
   return plan;
 }
 
-Status FaultInjectionEnv::PlanSync(const std::string& path) {
+void FaultInjectionEnv::HoldSyncs(bool hold) {
+  {
+    std::lock_guard lock(mu_);
+    hold_syncs_ = hold;
+  }
+  syncs_released_.notify_all();
+}
+
+int FaultInjectionEnv::syncs_waiting() const {
   std::lock_guard lock(mu_);
+  return syncs_waiting_;
+}
+
+Status FaultInjectionEnv::PlanSync(const std::string& path) {
+  std::unique_lock lock(mu_);
+  ++syncs_waiting_;
+  syncs_released_.wait(lock, [&] { return !hold_syncs_; });
+  --syncs_waiting_;
   ++syncs_;
   if (!active_) return Status::FromErrno(EIO, "sync " + path + " (injected: inactive)");
   if (fail_syncs_ > 0) {

@@ -2,7 +2,8 @@
 //
 // It delegates everything to a base Env (default Env::Default(), so files are real files) and
 // can, on request:
-//   - fail the next N File::Sync calls (FailSyncs),
+//   - fail the next N File::Sync calls (FailSyncs), or hold every sync until released
+//     (HoldSyncs),
 //   - fail the next N File::WriteAt calls outright (FailNextWrites),
 //   - tear the next write after a given number of bytes (TearNextWrite),
 //   - run out of disk space after a byte budget (SetWriteBudget -> ENOSPC),
@@ -29,6 +30,7 @@
 #pragma once
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,6 +54,12 @@ class FaultInjectionEnv final : public Env {
 
   // The next `n` File::Sync calls fail with `err` and sync nothing.
   void FailSyncs(int n, int err = EIO);
+
+  // While held, every File::Sync waits, before it syncs anything, until HoldSyncs(false): a
+  // test can see what is acknowledged while a sync is in progress. syncs_waiting() counts the
+  // calls waiting now.
+  void HoldSyncs(bool hold);
+  int syncs_waiting() const;
 
   // The next `n` File::WriteAt calls fail with `err` and write nothing.
   void FailNextWrites(int n, int err = EIO);
@@ -77,8 +85,8 @@ class FaultInjectionEnv final : public Env {
   // Afterwards every tracked file counts as fully synced. Errors: those of the base Env.
   Status DropUnsyncedData();
 
-  // Clears all pending faults (sync/write failures, torn write, budget) and reactivates the
-  // file system. Counters and unsynced-data tracking are kept.
+  // Clears all pending faults (sync/write failures, held syncs, torn write, budget) and reactivates
+  // the file system. Counters and unsynced-data tracking are kept.
   void ClearFaults();
 
   // ---- Counters (since construction). ----
@@ -115,7 +123,7 @@ class FaultInjectionEnv final : public Env {
     Status error;    // returned after writing `allowed` bytes (OK: none)
   };
   WritePlan PlanWrite(const std::string& path, size_t total);
-  Status PlanSync(const std::string& path);
+  Status PlanSync(const std::string& path);  // waits while syncs are held
   Status CheckActive(std::string_view op, const std::string& path) const;
   void RecordWritten(uint64_t bytes);
   void RecordSynced(const std::string& path, uint64_t size);
@@ -126,6 +134,9 @@ class FaultInjectionEnv final : public Env {
   mutable std::mutex mu_;
   // All fields below are guarded by mu_.
   bool active_ = true;
+  bool hold_syncs_ = false;
+  int syncs_waiting_ = 0;
+  std::condition_variable syncs_released_;
   int fail_syncs_ = 0;
   int fail_syncs_err_ = EIO;
   int fail_writes_ = 0;

@@ -1,5 +1,7 @@
 #include "platform/fault_env.h"
 
+#include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,6 +125,26 @@ TEST_F(FaultEnvTest, FailedSyncDoesNotAdvanceSyncedSize) {
   EXPECT_EQ(env_.syncs(), 3u);
   ASSERT_TRUE(env_.DropUnsyncedData().ok());
   EXPECT_EQ(Contents("s"), "durable");
+}
+
+TEST_F(FaultEnvTest, HeldSyncsWaitUntilReleased) {
+  auto f = Open("h");
+  ASSERT_TRUE(Write(*f, 0, "held").ok());
+  env_.HoldSyncs(true);
+  std::atomic<bool> synced{false};
+  std::thread syncer([&] {
+    EXPECT_TRUE(f->Sync(SyncMode::kData).ok());
+    synced = true;
+  });
+  while (env_.syncs_waiting() == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(synced.load());
+  EXPECT_FALSE(env_.SyncedSize(dir_.Sub("h")).value_or(0) == 4u);  // nothing synced yet
+  env_.HoldSyncs(false);
+  syncer.join();
+  EXPECT_TRUE(synced.load());
+  EXPECT_EQ(env_.syncs_waiting(), 0);
+  EXPECT_EQ(env_.SyncedSize(dir_.Sub("h")), 4u);
 }
 
 TEST_F(FaultEnvTest, DropUnsyncedDataTruncatesToLastSync) {

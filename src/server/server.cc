@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -155,6 +156,19 @@ class Server::Impl {
     if (bytes_in_ != nullptr) bytes_in_->Inc(in);
     if (bytes_out_ != nullptr) bytes_out_->Inc(out);
   }
+  // Relaxed tier: replies parked on Store::OnDurable are released by one Store::FlushWrites
+  // per event-loop pass, from a handler posted behind the ones ready now (Asio runs it after
+  // them and one non-blocking poll), as Redis writes its AOF buffer once per pass before it
+  // replies. Without it they wait for the syncer's next pass, behind an fdatasync. Other
+  // tiers: nothing to do. Thread-safe.
+  void ScheduleFlushWrites() {
+    if (!flush_writes_ || flush_posted_.exchange(true, std::memory_order_acq_rel)) return;
+    asio::post(io_, [this] {
+      flush_posted_.store(false, std::memory_order_release);
+      // A failure fails the store and completes the parked writes with the error.
+      store_->FlushWrites().IgnoreError();
+    });
+  }
 
  private:
   // Creates the Engine and Dispatcher over the opened store and registers server metrics.
@@ -213,6 +227,8 @@ class Server::Impl {
   asio::signal_set signals_{io_};
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::vector<std::thread> threads_;
+  bool flush_writes_ = false;  // set in Start(): the store acknowledges at the write (relaxed)
+  std::atomic<bool> flush_posted_{false};  // a ScheduleFlushWrites handler is queued
   bool started_ = false;
   bool shut_down_ = false;
 };
@@ -341,6 +357,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           self->FlushOrContinue();
         });
       });
+      server_->ScheduleFlushWrites();
       return;
     }
     FlushOrContinue();
@@ -452,6 +469,7 @@ Status Server::Impl::Start() {
   store_options.page_cache = page_cache_.get();
   SKEG_ASSIGN_OR_RETURN(store_, storage::Store::Open(store_options));
   LogRecovery(store_->recovery_info(), options_.data_dir);
+  flush_writes_ = store_->durability() == storage::Durability::kRelaxed;
   SetUpCommands();
   SKEG_RETURN_IF_ERROR(OpenVectors());
   // Name the holder at once, so a second process started while we bind can say who we are.

@@ -40,6 +40,11 @@ Status Store::Impl::Submit(Request* req) {
   // Requests handed to the syncer may complete (and their owners return, destroying them)
   // at any moment: only the ones RunGroup returns may be touched here.
   const std::vector<Request*> finished = RunGroup(group);
+  // Relaxed: the writers handed to the syncer are acknowledged once their bytes are in the
+  // file; write them now rather than after the fdatasync the syncer may be in.
+  if (opts_.durability == Durability::kRelaxed && finished.size() < group.size()) {
+    FlushWrites().IgnoreError();  // a failure has failed the store and its waiters
+  }
   lock.lock();
   // Notified under the lock: an owner cannot return (destroying its request and cv) before
   // the lock is released.
@@ -128,7 +133,7 @@ uint64_t Store::Impl::AdvanceWritten(uint64_t bytes, const std::shared_ptr<Segme
     dirty_segments_.push_back(seg);
   }
   full_sync_requested_ |= force_full;
-  syncer_cv_.notify_one();
+  NotifySyncerLocked();
   return written_lsn_;
 }
 
@@ -139,19 +144,65 @@ Status Store::Impl::WaitDurableInternal(uint64_t lsn) {
   return durable_lsn_ >= lsn ? Status::Ok() : sync_failure_;
 }
 
-Status Store::Impl::WaitDurable(uint64_t ticket) { return WaitDurableInternal(ticket); }
+uint64_t Store::Impl::AckedLsnLocked() const {
+  if (opts_.durability != Durability::kRelaxed) return durable_lsn_;
+  // A WAIT_DURABLE write not yet fsynced holds every acknowledgement back to durable_lsn_:
+  // tickets are combined with max(), so one may cover it.
+  return force_lsn_ > durable_lsn_ ? durable_lsn_ : kernel_lsn_;
+}
+
+Status Store::Impl::WaitDurable(uint64_t ticket) {
+  if (opts_.durability == Durability::kRelaxed) FlushWrites().IgnoreError();  // error: below
+  std::unique_lock lock(sync_mu_);
+  durable_cv_.wait(lock, [&] { return AckedLsnLocked() >= ticket || !sync_failure_.ok(); });
+  return AckedLsnLocked() >= ticket ? Status::Ok() : sync_failure_;
+}
 
 void Store::Impl::OnDurable(uint64_t ticket, std::function<void(const Status&)> done) {
   Status now;
   {
     std::lock_guard lock(sync_mu_);
-    if (durable_lsn_ < ticket && sync_failure_.ok()) {
+    const uint64_t acked = AckedLsnLocked();
+    if (acked < ticket && sync_failure_.ok()) {
       durable_callbacks_.emplace(ticket, std::move(done));
       return;
     }
-    now = durable_lsn_ >= ticket ? Status::Ok() : sync_failure_;
+    now = acked >= ticket ? Status::Ok() : sync_failure_;
   }
   done(now);
+}
+
+Status Store::Impl::FlushWrites() {
+  if (opts_.durability != Durability::kRelaxed) return Status::Ok();
+  uint64_t target;
+  Status s;
+  {
+    // Not while the syncer is between taking its segments and having written them: bytes
+    // counted in written_lsn_ may sit in a tail only it is about to write.
+    std::lock_guard pass(flush_pass_mu_);
+    {
+      std::lock_guard lock(sync_mu_);
+      if (!sync_failure_.ok()) return sync_failure_;
+      if (kernel_lsn_ >= written_lsn_) return Status::Ok();
+      target = written_lsn_;
+      // Copied, not taken: the syncer still has to sync them. Capacity is kept across calls.
+      flush_segments_.assign(dirty_segments_.begin(), dirty_segments_.end());
+    }
+    for (const auto& seg : flush_segments_) {
+      s = FlushTail(*seg);
+      if (!s.ok()) break;
+    }
+    flush_segments_.clear();
+  }
+  if (!s.ok()) Fail(s);
+  Publish(s.ok() ? target : 0, 0, s);
+  return s;
+}
+
+void Store::Impl::NotifySyncerLocked() {
+  // A pacing syncer wakes by itself; only a forced sync cuts its wait short. Not waking it
+  // per group saves the writer a futex call and the syncer a context switch.
+  if (!syncer_pacing_ || full_sync_requested_) syncer_cv_.notify_one();
 }
 
 void Store::Impl::SyncerLoop() {
@@ -159,9 +210,12 @@ void Store::Impl::SyncerLoop() {
   const platform::SyncMode tier_mode = opts_.durability == Durability::kRelaxed
                                            ? platform::SyncMode::kData
                                            : platform::SyncMode::kFull;
+  const bool paced = opts_.durability == Durability::kRelaxed && opts_.relaxed_sync_interval_ms > 0;
+  const auto interval = std::chrono::milliseconds(opts_.relaxed_sync_interval_ms);
+  auto last_sync = std::chrono::steady_clock::now() - interval;
+  std::vector<std::shared_ptr<Segment>> segments;
   while (true) {
     uint64_t target;
-    std::vector<std::shared_ptr<Segment>> segments;
     platform::SyncMode mode = tier_mode;
     {
       std::unique_lock lock(sync_mu_);
@@ -169,44 +223,67 @@ void Store::Impl::SyncerLoop() {
         return syncer_stop_ || (written_lsn_ > durable_lsn_ && sync_failure_.ok());
       });
       if (written_lsn_ <= durable_lsn_ || !sync_failure_.ok()) return;  // stopping
-      target = written_lsn_;
-      segments.swap(dirty_segments_);
-      if (full_sync_requested_) mode = platform::SyncMode::kFull;
-      full_sync_requested_ = false;
+      if (paced) {
+        // Relaxed writers are acknowledged at the write (FlushWrites), so the sync can wait for
+        // the rest of the interval and cover every group appended meanwhile. A force-sync
+        // write (or Sync, a checkpoint, Close) does not wait.
+        syncer_pacing_ = true;
+        syncer_cv_.wait_until(lock, last_sync + interval,
+                              [&] { return syncer_stop_ || full_sync_requested_; });
+        syncer_pacing_ = false;
+      }
     }
     const auto start = std::chrono::steady_clock::now();
+    last_sync = start;
     Status s;
-    for (const auto& seg : segments) {
-      // One write call for every group appended since the last pass, then the sync.
-      s = FlushTail(*seg);
-      if (s.ok()) s = seg->file->Sync(mode);
-      if (!s.ok()) break;
+    {
+      std::lock_guard pass(flush_pass_mu_);  // see FlushWrites
+      {
+        std::lock_guard lock(sync_mu_);
+        target = written_lsn_;
+        segments.swap(dirty_segments_);
+        if (full_sync_requested_) mode = platform::SyncMode::kFull;
+        full_sync_requested_ = false;
+      }
+      // One write call for every group appended since the last pass (FlushWrites may have
+      // written some already), then the syncs.
+      for (const auto& seg : segments) {
+        s = FlushTail(*seg);
+        if (!s.ok()) break;
+      }
     }
+    // Relaxed acknowledges here, before the fdatasync.
+    if (s.ok() && opts_.durability == Durability::kRelaxed) Publish(target, 0, s);
+    for (const auto& seg : segments) {
+      if (!s.ok()) break;
+      s = seg->file->Sync(mode);
+    }
+    segments.clear();
     syncs_.fetch_add(1, std::memory_order_relaxed);
     sync_nanos_.fetch_add(NanosSince(start), std::memory_order_relaxed);
     if (!s.ok()) Fail(s);
-    CompleteDurable(target, s);
+    Publish(target, target, s);
   }
 }
 
-void Store::Impl::CompleteDurable(uint64_t durable, const Status& failure) {
+void Store::Impl::Publish(uint64_t written, uint64_t durable, const Status& failure) {
   std::vector<std::function<void(const Status&)>> ready;
   std::vector<Request*> done;
   {
     std::lock_guard lock(sync_mu_);
     if (failure.ok()) {
       durable_lsn_ = std::max(durable_lsn_, durable);
+      kernel_lsn_ = std::max({kernel_lsn_, written, durable_lsn_});
     } else if (sync_failure_.ok()) {
       sync_failure_ =
           Status(failure.code(), "write or sync failed: " + std::string(failure.message()));
     }
-    while (!awaiting_sync_.empty() &&
-           (!failure.ok() || awaiting_sync_.front()->lsn <= durable_lsn_)) {
+    const uint64_t acked = AckedLsnLocked();
+    while (!awaiting_sync_.empty() && (!failure.ok() || awaiting_sync_.front()->lsn <= acked)) {
       done.push_back(awaiting_sync_.front());
       awaiting_sync_.pop_front();
     }
-    auto end =
-        failure.ok() ? durable_callbacks_.upper_bound(durable_lsn_) : durable_callbacks_.end();
+    auto end = failure.ok() ? durable_callbacks_.upper_bound(acked) : durable_callbacks_.end();
     for (auto it = durable_callbacks_.begin(); it != end; ++it) {
       ready.push_back(std::move(it->second));
     }
@@ -516,9 +593,9 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
     }
     off += r->encoded.size();
   }
-  // Readers see the group from here on; writers are acknowledged once the syncer has made
-  // it durable. One critical section, so a syncer pass cannot slip between the new position
-  // and the writers that wait for it.
+  // Readers see the group from here on; writers are acknowledged once the group reaches the
+  // tier's acknowledgement point (AckedLsnLocked). One critical section, so a syncer pass cannot
+  // slip between the new position and the writers that wait for it.
   std::vector<Request*> finished;
   {
     std::lock_guard lock(sync_mu_);
@@ -528,6 +605,7 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
       dirty_segments_.push_back(active_);
     }
     full_sync_requested_ |= force;
+    if (force) force_lsn_ = written_lsn_;
     for (Request* r : group) {
       r->lsn = written_lsn_;
       if (r->status.ok() && r->ticket_out == nullptr && sync_failure_.ok()) {
@@ -539,7 +617,7 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
       if (r->status.ok() && r->ticket_out == nullptr) r->status = sync_failure_;
       finished.push_back(r);
     }
-    syncer_cv_.notify_one();
+    NotifySyncerLocked();
   }
   bytes_since_checkpoint_ += total;
   if (opts_.checkpoint_interval_bytes > 0 &&
@@ -725,7 +803,7 @@ Status Store::Impl::Close() {
     syncer_cv_.notify_all();
     syncer_.join();
     // Whatever still waits (only after a failed sync) learns that it will never be durable.
-    CompleteDurable(0, sync_failure_.ok() ? Status::Cancelled("store closed") : sync_failure_);
+    Publish(0, 0, sync_failure_.ok() ? Status::Cancelled("store closed") : sync_failure_);
   }
   {
     std::unique_lock lock(segments_mu_);

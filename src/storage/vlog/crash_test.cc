@@ -1,4 +1,5 @@
-// Crash test: a child process writes under the kernel tier from several threads and reports
+// Crash test: a child process writes from several threads, under the relaxed and the kernel
+// tier (both promise that a process crash loses no acknowledged write), and reports
 // every acknowledged write to the parent through a pipe; the parent SIGKILLs it at a random
 // moment, reopens the store and checks that
 //   - every acknowledged write is present with its value (or superseded by a later write of
@@ -30,10 +31,10 @@ namespace {
 constexpr int kThreads = 4;
 constexpr int kKeysPerThread = 24;
 
-StoreOptions CrashOptions(const std::string& dir) {
+StoreOptions CrashOptions(const std::string& dir, Durability durability) {
   StoreOptions o;
   o.data_dir = dir;
-  o.durability = Durability::kKernel;
+  o.durability = durability;
   o.segment_target_bytes = 256 * 1024;       // many segments and rolls
   o.checkpoint_interval_bytes = 512 * 1024;  // checkpoints happen mid-run
   o.background_compaction = true;            // compaction races the kill too
@@ -50,9 +51,9 @@ struct Op {
   std::vector<std::pair<std::string, std::string>> writes;
 };
 
-[[noreturn]] void ChildMain(const std::string& dir, int fd, uint64_t seed) {
+[[noreturn]] void ChildMain(const std::string& dir, Durability durability, int fd, uint64_t seed) {
   alarm(60);  // never outlive a parent that died
-  auto store = Store::Open(CrashOptions(dir));
+  auto store = Store::Open(CrashOptions(dir, durability));
   if (!store.ok()) {
     std::string msg = "E " + store.error().ToString() + "\n";
     (void)!write(fd, msg.data(), msg.size());
@@ -99,7 +100,9 @@ struct Op {
   _exit(0);
 }
 
-TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
+class CrashTest : public ::testing::TestWithParam<Durability> {};
+
+TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
   int iterations = 20;
   if (const char* env = std::getenv("SKEG_CRASH_ITERATIONS")) iterations = std::atoi(env);
   testing::TempDir dir;
@@ -118,7 +121,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       close(fds[0]);
-      ChildMain(dir.path(), fds[1], seed);
+      ChildMain(dir.path(), GetParam(), fds[1], seed);
     }
     close(fds[1]);
     std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 400));
@@ -159,7 +162,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
     // line without its newline would be dropped by getline's last read: guard against it.
     ASSERT_TRUE(out.empty() || out.back() == '\n');
 
-    auto reopened = Store::Open(CrashOptions(dir.path()));
+    auto reopened = Store::Open(CrashOptions(dir.path(), GetParam()));
     ASSERT_TRUE(reopened.ok()) << "iteration " << iter << ": " << reopened.error().ToString();
     auto& store = *reopened;
     for (int t = 0; t < kThreads; ++t) {
@@ -193,6 +196,13 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
             << " kills\n";
   EXPECT_GT(total_acks, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Tiers, CrashTest,
+                         ::testing::Values(Durability::kRelaxed, Durability::kKernel),
+                         [](const ::testing::TestParamInfo<Durability>& p) {
+                           return std::string(p.param == Durability::kRelaxed ? "Relaxed"
+                                                                              : "Kernel");
+                         });
 
 }  // namespace
 }  // namespace skeg::storage

@@ -116,6 +116,8 @@ Status Store::Checkpoint() { return impl_->Checkpoint(); }
 Status Store::Compact() { return impl_->Compact(); }
 Status Store::Sync() { return impl_->Sync(); }
 Status Store::WaitDurable(uint64_t ticket) { return impl_->WaitDurable(ticket); }
+Status Store::FlushWrites() { return impl_->FlushWrites(); }
+Durability Store::durability() const { return impl_->durability(); }
 void Store::OnDurable(uint64_t ticket, std::function<void(const Status&)> done) {
   impl_->OnDurable(ticket, std::move(done));
 }

@@ -9,10 +9,13 @@
 //
 // Writes: callers hand a WriteBatch to Write(). The writer whose request reaches the front of
 // the queue (when no group is in flight) leads a group commit on its own thread: it takes
-// every pending batch (bounded by bytes and count), writes them with one pwritev and updates
-// the key directory (from here on readers see the writes, as in Redis). A syncer thread fsyncs
-// (or fdatasyncs, per the durability tier) everything written since its last pass, and only
-// then are the writers acknowledged. Writing the next group overlaps syncing the previous one.
+// every pending batch (bounded by bytes and count), appends them to the active segment's
+// write-behind tail and updates the key directory (from here on readers see the writes, as in
+// Redis). A syncer thread writes the tail with one pwritev and fsyncs (or fdatasyncs, per the
+// durability tier) everything written since its last pass. Writers are acknowledged at the
+// tier's point: once their bytes are in the file (relaxed: a process crash cannot lose them)
+// or once they are synced (kernel, power-loss). Writing the next group overlaps syncing the
+// previous one.
 //
 // Reads: Get() looks the key up in the key directory (a 16-byte entry per key: a 32-bit hash
 // fingerprint and the record location; the key itself stays on disk) and preads the record,
@@ -44,8 +47,12 @@ class PageCache;
 // What an acknowledged write survives (ARCHITECTURE.md section 4; docs/durability.md lists
 // the exact syscalls of each tier).
 enum class Durability : uint8_t {
-  kRelaxed,    // fdatasync per commit group
-  kKernel,     // fsync per commit group + directory fsync on create/rename (default)
+  // Acknowledged once written to the file (survives a process crash); fdatasync per syncer
+  // pass in the background, so a kernel crash or power loss can lose the last pass.
+  kRelaxed,
+  // Acknowledged once fsynced: fsync per commit group + directory fsync on create/rename
+  // (default).
+  kKernel,
   kPowerLoss,  // kKernel + O_DSYNC writes + preallocated segments
 };
 
@@ -70,6 +77,12 @@ struct StoreOptions {
 
   // A segment is sealed and a new one started once it reaches this size.
   uint64_t segment_target_bytes = 64ull * 1024 * 1024;
+  // Relaxed tier: the syncer starts an fdatasync at most this often (milliseconds), so a
+  // stream of writes costs one sync per interval rather than one per group; a kernel crash or
+  // power loss can lose the writes acknowledged since the last completed sync (about one
+  // interval). 0: sync after every pass, as fast as the disk allows. Other tiers ignore it.
+  uint32_t relaxed_sync_interval_ms = 10;
+
   // Upper bounds of one commit group. A group never waits for more writes to arrive: it takes
   // what is queued when the previous group finished, so a steady trickle is never delayed.
   uint64_t max_group_bytes = 8ull * 1024 * 1024;
@@ -238,13 +251,24 @@ class Store {
   Status Sync();
 
   // Blocks until the writes that returned `ticket` (WriteOptions::durability_ticket) are
-  // durable per the tier. Errors: the sync failure (kIOError) when a sync failed; the write
-  // must then not be acknowledged.
+  // durable per the tier (relaxed: written to the file; a force_sync write: fsynced at every
+  // tier). Errors: the write or sync failure (kIOError, kResourceExhausted) when one failed;
+  // the write must then not be acknowledged.
   Status WaitDurable(uint64_t ticket);
-  // Calls `done` once the writes that returned `ticket` are durable (OK) or their sync failed
-  // (the error). `done` runs on the store's syncer thread, or at once on the calling thread
-  // when the ticket is already durable: it must be quick and must not call into the Store.
+  // Calls `done` once the writes that returned `ticket` are durable per the tier (OK) or their
+  // write or sync failed (the error). `done` runs on the store's syncer thread, on a thread in
+  // FlushWrites() or Write(), or at once on the calling thread when the ticket is already
+  // durable: it must be quick and must not call into the Store.
   void OnDurable(uint64_t ticket, std::function<void(const Status&)> done);
+  // Relaxed tier: writes the write-behind tail to the file now (one pwritev per segment with
+  // unwritten bytes; nothing when there are none) and completes every OnDurable/WaitDurable
+  // waiter this acknowledges, instead of leaving that to the syncer's next pass, which may
+  // start only after a slow fdatasync. A server calls it once per event-loop pass in which it
+  // parked replies on OnDurable, as Redis writes its AOF buffer once per pass. Other tiers:
+  // no-op (their acknowledgement waits for the sync anyway). Errors: the failed write (the
+  // store then refuses writes, and the waiters get the error).
+  Status FlushWrites();
+  Durability durability() const;
   // Stops background threads, syncs, writes a checkpoint, releases the lock. Idempotent.
   Status Close();
 

@@ -153,6 +153,7 @@ class Store::Impl {
   Status Sync();
   Status WaitDurable(uint64_t ticket);
   void OnDurable(uint64_t ticket, std::function<void(const Status&)> done);
+  Durability durability() const { return opts_.durability; }
   Status Compact();
   Status Close();
   Status SetLockHolderInfo(std::string_view info);
@@ -201,14 +202,29 @@ class Store::Impl {
   void CacheWritten(Segment& seg, uint64_t base, std::string_view bytes) const;
   // The durability pipeline (committer.cc). The committer appends a group, applies it to the
   // key directory (readers see it), then AdvanceWritten() hands the new log position to the
-  // syncer thread, which fsyncs (or fdatasyncs) every segment written since its last pass and
-  // completes the writers waiting for that position. Writing group N+1 overlaps syncing
-  // group N, so a connection can pipeline writes while each acknowledgement still waits for
-  // its sync.
+  // syncer thread, which writes the tail of every segment written since its last pass, then
+  // fsyncs (or fdatasyncs) them, and completes the writers waiting for that position.
+  // Writing group N+1 overlaps syncing group N, so a connection can pipeline writes while
+  // each acknowledgement still waits for its sync. Three log positions, all bytes since open:
+  // written_lsn_ (appended, maybe only in a tail) >= kernel_lsn_ (in the file: survives a
+  // process crash) >= durable_lsn_ (synced). Relaxed acknowledges at kernel_lsn_, the other
+  // tiers at durable_lsn_ (AckedLsnLocked).
   uint64_t AdvanceWritten(uint64_t bytes, const std::shared_ptr<Segment>& seg, bool force_full);
+  // Waits until durable_lsn_ >= lsn (synced whatever the tier).
   Status WaitDurableInternal(uint64_t lsn);
   void SyncerLoop();
-  void CompleteDurable(uint64_t durable, const Status& failure);
+  // Wakes the syncer for new work (REQUIRES: sync_mu_ held); see syncer_pacing_.
+  void NotifySyncerLocked();
+  // The position up to which writes may be acknowledged (REQUIRES: sync_mu_ held).
+  uint64_t AckedLsnLocked() const;
+  // Relaxed tier: writes the tails of the segments written since the syncer's last pass
+  // (one pwritev each), advances kernel_lsn_ and completes the writers now acknowledged.
+  // Other tiers: no-op. Any thread; one at a time with the syncer's write step.
+  Status FlushWrites();
+  // Advances kernel_lsn_ to `written` and durable_lsn_ to `durable` (or records `failure`),
+  // then completes every waiter the tier now acknowledges (all of them, with the error, on a
+  // failure).
+  void Publish(uint64_t written, uint64_t durable, const Status& failure);
   Status CreateSegment(uint32_t id, std::shared_ptr<Segment>* out);
   // Applies one key operation to the key directory (committer or recovery only). Returns via
   // *removed_live whether a live (unexpired) entry was removed or replaced by a delete.
@@ -287,14 +303,21 @@ class Store::Impl {
   std::condition_variable syncer_cv_;   // wakes the syncer
   std::condition_variable durable_cv_;  // wakes WaitDurable callers
   uint64_t written_lsn_ = 0;            // log bytes appended since open
+  uint64_t kernel_lsn_ = 0;             // log bytes written to their files
   uint64_t durable_lsn_ = 0;            // log bytes known durable
+  uint64_t force_lsn_ = 0;              // end of the last force-sync (WAIT_DURABLE) group
   bool full_sync_requested_ = false;    // next pass uses fsync even at the relaxed tier
   std::vector<std::shared_ptr<Segment>> dirty_segments_;
   std::deque<Request*> awaiting_sync_;  // blocking writers, in lsn order
   std::multimap<uint64_t, std::function<void(const Status&)>> durable_callbacks_;
   Status sync_failure_;  // sticky: a failed sync
   bool syncer_stop_ = false;
+  bool syncer_pacing_ = false;  // relaxed: the syncer waits out its interval (sync_mu_)
   std::thread syncer_;
+  // Held by the syncer from taking dirty_segments_ until their tails are written, and by
+  // FlushWrites, so kernel_lsn_ never runs ahead of the file. Taken before sync_mu_.
+  std::mutex flush_pass_mu_;
+  std::vector<std::shared_ptr<Segment>> flush_segments_;  // FlushWrites' scratch (flush_pass_mu_)
 
   // Statistics.
   std::atomic<uint64_t> commit_groups_{0}, committed_batches_{0}, syncs_{0}, sync_nanos_{0},
