@@ -182,8 +182,9 @@ ListenerOptions DefineFlags(CLI::App& app, Binary binary, ServerOptions& out, Ra
               ->type_name("DIR")
               ->capture_default_str());
   WithEnv(app.add_option("--durability", raw.durability,
-                         "What an acknowledged write survives: relaxed = fdatasync per commit "
-                         "group, kernel = fsync, power-loss = fsync + O_DSYNC")
+                         "What an acknowledged write survives: relaxed = a process crash "
+                         "(acknowledged once written, fdatasync every 10 ms), kernel = fsync per "
+                         "commit group, power-loss = fsync + O_DSYNC")
               ->type_name("TIER")
               ->capture_default_str()
               ->check(CLI::IsMember(Names(kDurabilities))));

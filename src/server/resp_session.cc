@@ -32,6 +32,12 @@ RespSession::Outcome RespSession::Process(std::string* input, std::string* outpu
       offset += r.consumed;
       break;
     }
+    // A pipelined request behind this one: start loading its key's directory slot now, so
+    // its lookup does not stall (the cache miss overlaps this request's work).
+    if (const std::string_view next = protocol::resp::RespParser::PeekKey(rest.substr(r.consumed));
+        !next.empty()) {
+      dispatcher_->engine()->store()->PrefetchKey(next);
+    }
     // Dispatch before dropping the bytes: the request's views point into them.
     if (options_.defer_durability) {
       DeferredAcks deferred(&durability_ticket_);

@@ -7,7 +7,9 @@
 //   * the outcome (requests, error text, pending bytes) is identical whether the stream arrives
 //     in one piece or in arbitrary chunks;
 //   * every parsed request re-encoded with AppendRequest() parses back to the same arguments;
-//   * replying with the arguments through RespReplyBuilder (RESP2 and RESP3) works.
+//   * replying with the arguments through RespReplyBuilder (RESP2 and RESP3) works;
+//   * RespParser::PeekKey never reads out of bounds, and what it returns for a request that
+//     then parses is that request's second argument.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -55,7 +57,11 @@ Outcome Feed(std::string_view input, const ParserOptions& options, uint8_t seed)
     buffer.append(input.substr(offered, n));
     offered += n;
     while (true) {
+      const std::string_view peeked = RespParser::PeekKey(buffer);
       const ParseResult r = parser.Parse(buffer, &request);
+      if (r.status == ParseStatus::kOk && !peeked.empty()) {
+        Check(request.size() >= 2 && request[1] == peeked);
+      }
       if (r.status == ParseStatus::kError) {
         Check(r.consumed == 0 && !parser.error().empty());
         outcome.error = std::string(parser.error());

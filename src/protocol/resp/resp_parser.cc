@@ -367,4 +367,34 @@ RespParser::Step RespParser::ParseInline(std::string_view in) {
   return spans_.empty() ? Step::kEmpty : Step::kDone;
 }
 
+namespace {
+// Reads "<prefix><decimal>\r\n" at *pos (at most 20 digits); advances past it.
+bool PeekHeader(std::string_view in, size_t* pos, char prefix, uint64_t* value) {
+  if (*pos >= in.size() || in[*pos] != prefix) return false;
+  size_t i = *pos + 1;
+  uint64_t v = 0;
+  const size_t digits_start = i;
+  while (i < in.size() && in[i] >= '0' && in[i] <= '9' && i - digits_start < 20) {
+    v = v * 10 + static_cast<uint64_t>(in[i] - '0');
+    ++i;
+  }
+  if (i == digits_start || i + 1 >= in.size() || in[i] != '\r' || in[i + 1] != '\n') return false;
+  *pos = i + 2;
+  *value = v;
+  return true;
+}
+}  // namespace
+
+std::string_view RespParser::PeekKey(std::string_view input) {
+  size_t pos = 0;
+  uint64_t count = 0, len = 0;
+  if (!PeekHeader(input, &pos, '*', &count) || count < 2) return {};
+  if (!PeekHeader(input, &pos, '$', &len) || len > input.size() - pos) return {};
+  pos += len;
+  if (input.size() - pos < 2) return {};
+  pos += 2;  // the command name's CRLF
+  if (!PeekHeader(input, &pos, '$', &len) || len > input.size() - pos) return {};
+  return input.substr(pos, len);
+}
+
 }  // namespace skeg::protocol::resp

@@ -97,6 +97,14 @@ class RespParser {
   // Forgets any partial request and a sticky error; keeps allocated capacity.
   void Reset();
 
+  // The second argument (usually the key) of the multibulk request at the start of `input`,
+  // if its first two arguments are complete there; empty otherwise (an inline request, a
+  // shorter one, a malformed or partial header). Reads at most the two headers and the
+  // command name, allocates nothing and does not touch the parser's state: a session uses
+  // it to look one pipelined request ahead (e.g. to prefetch the key's directory slot)
+  // before it runs the current one. Never an error; Parse() judges the bytes later.
+  static std::string_view PeekKey(std::string_view input);
+
  private:
   enum class State : uint8_t {
     kStart,        // at a request boundary

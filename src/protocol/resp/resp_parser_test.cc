@@ -110,6 +110,36 @@ TEST(RespParserTest, Multibulk) {
               ElementsAre("GET", "a\0\r\n*$"s));
 }
 
+TEST(RespParserTest, PeekKeyReturnsTheSecondArgumentOnceItsHeadersAreComplete) {
+  const std::string wire = "*3\r\n$3\r\nSET\r\n$5\r\nkey:1\r\n$1\r\nv\r\n";
+  EXPECT_EQ(RespParser::PeekKey(wire), "key:1");
+  // Only the headers and the bytes of the first two arguments need to be there.
+  constexpr size_t kThroughKey = 22;  // "*3\r\n$3\r\nSET\r\n$5\r\nkey:1"
+  for (size_t n = kThroughKey; n <= wire.size(); ++n)
+    EXPECT_EQ(RespParser::PeekKey(wire.substr(0, n)), "key:1") << n;
+  for (size_t n = 0; n < kThroughKey; ++n)
+    EXPECT_EQ(RespParser::PeekKey(wire.substr(0, n)), "") << n;
+  EXPECT_EQ(RespParser::PeekKey("*1\r\n$4\r\nPING\r\n"), "");  // no key
+  EXPECT_EQ(RespParser::PeekKey("GET key\r\n"), "");           // inline: not peeked
+  EXPECT_EQ(RespParser::PeekKey("*2\r\n$-1\r\n$1\r\nk\r\n"), "");
+  EXPECT_EQ(RespParser::PeekKey("*2\r\n$3\r\nGET\r\n$99999999999999999999999\r\nk"), "");
+  EXPECT_EQ(RespParser::PeekKey("*2\r\n$18446744073709551615\r\nGET\r\n$1\r\nk\r\n"), "");
+  EXPECT_EQ(RespParser::PeekKey("*2\r\n$3\r\nGET\r\n$0\r\n\r\n"), "");  // empty key
+  // Whatever PeekKey returns for bytes that parse is the parsed second argument.
+  std::mt19937 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    std::string bytes = wire;
+    for (int j = 0; j < 3; ++j) bytes[rng() % bytes.size()] = "*$\r\n0123456789kX"[rng() % 17];
+    RespParser parser;
+    Request request;
+    const std::string_view peeked = RespParser::PeekKey(bytes);
+    if (parser.Parse(bytes, &request).status == ParseStatus::kOk && !peeked.empty()) {
+      ASSERT_GE(request.size(), 2u) << bytes;
+      EXPECT_EQ(request[1], peeked) << bytes;
+    }
+  }
+}
+
 TEST(RespParserTest, ConsumedCoversExactlyOneRequest) {
   const std::string one = "*1\r\n$4\r\nPING\r\n";
   const std::string input = one + one + "*1\r\n$4\r\nPI";

@@ -106,6 +106,13 @@ size_t KeyDir::Candidates(uint64_t hash, RecordLocation* out, size_t max) const 
   return found;
 }
 
+void KeyDir::Prefetch(uint64_t hash) const {
+  const Shard& s = *shards_[ShardOf(hash)];
+  std::shared_lock lock(s.mu);  // the slot array may be reallocated by a growing writer
+  if (s.capacity == 0) return;
+  __builtin_prefetch(&s.slots[Home(FingerprintOf(hash), s.capacity)]);
+}
+
 uint64_t KeyDir::ScanShard(uint32_t shard, uint64_t fp_from, size_t max_entries,
                            const std::function<void(uint32_t, const RecordLocation&)>& fn) const {
   constexpr uint64_t kEnd = 1ull << 32;

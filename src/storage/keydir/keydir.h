@@ -91,6 +91,11 @@ class KeyDir {
   uint64_t ScanShard(uint32_t shard, uint64_t fp_from, size_t max_entries,
                      const std::function<void(uint32_t, const RecordLocation&)>& fn) const;
 
+  // Starts loading the home slot of `hash` into the CPU cache (a hint; changes nothing), so a
+  // lookup shortly after does not stall on the miss: a pipelined session calls it for the
+  // next request's key before it runs the current one.
+  void Prefetch(uint64_t hash) const;
+
   // Live keys (entries) in the directory.
   uint64_t size() const { return count_.load(std::memory_order_relaxed); }
   // Entries whose record has an expiry time (some may have expired but not been swept yet).

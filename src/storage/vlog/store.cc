@@ -118,6 +118,9 @@ Status Store::Sync() { return impl_->Sync(); }
 Status Store::WaitDurable(uint64_t ticket) { return impl_->WaitDurable(ticket); }
 Status Store::FlushWrites() { return impl_->FlushWrites(); }
 Durability Store::durability() const { return impl_->durability(); }
+void Store::PrefetchKey(std::string_view key) const {
+  impl_->keydir_.Prefetch(KeyHash(KeySpace::kKv, key));
+}
 void Store::OnDurable(uint64_t ticket, std::function<void(const Status&)> done) {
   impl_->OnDurable(ticket, std::move(done));
 }
