@@ -21,6 +21,7 @@ namespace {
 
 using test::GetOr;
 using test::OpenOrDie;
+using test::PutDeferred;
 using test::TestOptions;
 
 class FaultTest : public ::testing::Test {
@@ -226,12 +227,8 @@ TEST_F(FaultTest, RelaxedForceSyncWaitsAndHoldsLaterAcknowledgementsBack) {
     return store->Write(b, wo).status();
   });
   EXPECT_EQ(forced.wait_for(kStuck), std::future_status::timeout) << "not fsynced yet";
-  uint64_t ticket = 0;
-  WriteOptions wo;
-  wo.durability_ticket = &ticket;
-  WriteBatch b;
-  b.Put("later", "x");
-  ASSERT_TRUE(store->Write(b, wo).ok());
+  const uint64_t ticket = PutDeferred(*store, "later", "x");
+  ASSERT_GT(ticket, 0u);
   ASSERT_TRUE(store->FlushWrites().ok());
   std::atomic<bool> acked{false};
   store->OnDurable(ticket, [&](const Status& s) { acked = s.ok(); });
@@ -255,12 +252,8 @@ TEST_F(FaultTest, RelaxedFlushWritesAcknowledgesBetweenPacedSyncs) {
   ASSERT_TRUE(store->Put("first", "1").ok());
   ASSERT_TRUE(store->Sync().ok());  // a pass now; the next one waits for the interval
   const uint64_t syncs = env_.syncs();
-  uint64_t ticket = 0;
-  WriteOptions wo;
-  wo.durability_ticket = &ticket;
-  WriteBatch b;
-  b.Put("deferred", "deferred-value");
-  ASSERT_TRUE(store->Write(b, wo).ok());
+  const uint64_t ticket = PutDeferred(*store, "deferred", "deferred-value");
+  ASSERT_GT(ticket, 0u);
   std::atomic<bool> acked{false};
   store->OnDurable(ticket, [&](const Status& s) { acked = s.ok(); });
   std::this_thread::sleep_for(kStuck);

@@ -23,19 +23,8 @@ namespace {
 
 using test::GetOr;
 using test::OpenOrDie;
+using test::PutDeferred;
 using test::TestOptions;
-
-// Writes key = value without waiting for durability; returns its durability ticket (0 on error).
-uint64_t PutDeferred(Store& store, const std::string& key, std::string_view value) {
-  uint64_t ticket = 0;
-  WriteOptions wo;
-  wo.durability_ticket = &ticket;
-  WriteBatch b;
-  b.Put(key, value);
-  const auto r = store.Write(b, wo);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? ticket : 0;
-}
 
 TEST(StoreTest, PutGetDeleteOverwrite) {
   testing::TempDir dir;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
@@ -36,6 +37,19 @@ inline std::unique_ptr<Store> OpenOrDie(const StoreOptions& o) {
   auto s = Store::Open(o);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::move(s).value() : nullptr;
+}
+
+// Puts `key` with a durability ticket (Write returns once applied) and returns the ticket,
+// 0 on error (reported as a test failure).
+inline uint64_t PutDeferred(Store& store, std::string_view key, std::string_view value) {
+  uint64_t ticket = 0;
+  WriteOptions wo;
+  wo.durability_ticket = &ticket;
+  WriteBatch b;
+  b.Put(key, value);
+  const auto r = store.Write(b, wo);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? ticket : 0;
 }
 
 // The value of `key`, or "<missing>" / "<error: ...>".
