@@ -368,13 +368,14 @@ RespParser::Step RespParser::ParseInline(std::string_view in) {
 }
 
 namespace {
-// Reads "<prefix><decimal>\r\n" at *pos (at most 20 digits); advances past it.
+// Reads "<prefix><decimal>\r\n" at *pos; advances past it. At most 18 digits, so the value
+// cannot wrap (real limits are far lower; Parse() enforces them).
 bool PeekHeader(std::string_view in, size_t* pos, char prefix, uint64_t* value) {
   if (*pos >= in.size() || in[*pos] != prefix) return false;
   size_t i = *pos + 1;
   uint64_t v = 0;
   const size_t digits_start = i;
-  while (i < in.size() && in[i] >= '0' && in[i] <= '9' && i - digits_start < 20) {
+  while (i < in.size() && in[i] >= '0' && in[i] <= '9' && i - digits_start < 18) {
     v = v * 10 + static_cast<uint64_t>(in[i] - '0');
     ++i;
   }
