@@ -179,6 +179,9 @@ void RegisterStoreMetrics(telemetry::Registry* registry, const storage::Store* s
        false},
       {"skeg_vlog_live_bytes", "Bytes of value-log records still referenced.",
        &storage::StoreStats::live_bytes, false},
+      {"skeg_vlog_unsynced_acked_bytes",
+       "Acknowledged value-log bytes not yet synced (relaxed tier; what a power loss could take).",
+       &storage::StoreStats::unsynced_acked_bytes, false},
   };
   RegisterStatFigures(registry, kFigures, [store] { return store->stats(); });
   registry->AddCounterCallback(

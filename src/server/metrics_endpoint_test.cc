@@ -147,7 +147,8 @@ TEST(StoreMetricsTest, ReportsLiveValueLogFigures) {
   EXPECT_GT(ValueOf(after, "skeg_vlog_keydir_bytes"), 0) << after;
   for (const char* name :
        {"skeg_vlog_syncs_total", "skeg_vlog_sync_seconds_total", "skeg_vlog_checkpoints_total",
-        "skeg_vlog_compactions_total", "skeg_vlog_compaction_reclaimed_bytes_total"}) {
+        "skeg_vlog_compactions_total", "skeg_vlog_compaction_reclaimed_bytes_total",
+        "skeg_vlog_unsynced_acked_bytes"}) {
     EXPECT_GE(ValueOf(after, name), 0) << name << "\n" << after;
   }
 }

@@ -484,6 +484,10 @@ StoreStats Store::Impl::stats() const {
   s.internal_keys = keydir_.internal();
   s.expiring_keys = keydir_.expiring();
   s.keydir_bytes = keydir_.MemoryUsage();
+  {
+    std::lock_guard sync_lock(sync_mu_);
+    s.unsynced_acked_bytes = AckedLsnLocked() - durable_lsn_;
+  }
   std::shared_lock lock(segments_mu_);
   s.segments = segments_.size();
   for (const auto& [id, seg] : segments_) {

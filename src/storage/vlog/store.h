@@ -195,6 +195,9 @@ struct StoreStats {
   uint64_t segments = 0;       // gauge
   uint64_t disk_bytes = 0;     // gauge: bytes of all segments
   uint64_t live_bytes = 0;     // gauge: bytes of records still referenced
+  // gauge: log bytes acknowledged but not yet synced, what a power loss could take now
+  // (relaxed tier only, at most about one relaxed_sync_interval_ms of writes; 0 otherwise).
+  uint64_t unsynced_acked_bytes = 0;
 };
 
 class Store {

@@ -299,7 +299,7 @@ class Store::Impl {
   std::mutex close_mu_;
 
   // Durability pipeline, guarded by sync_mu_.
-  std::mutex sync_mu_;
+  mutable std::mutex sync_mu_;
   std::condition_variable syncer_cv_;   // wakes the syncer
   std::condition_variable durable_cv_;  // wakes WaitDurable callers
   uint64_t written_lsn_ = 0;            // log bytes appended since open
