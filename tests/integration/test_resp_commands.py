@@ -350,6 +350,35 @@ def test_ttl_precision_and_expiry_across_restart(tmp_path, servers):  # noqa: F8
     s2.stop()
 
 
+@pytest.mark.parametrize("workers", ["4", "1"])
+def test_relaxed_replies_once_written_and_a_sigkill_loses_none(tmp_path, servers, workers):  # noqa: F811
+    # --durability relaxed replies once a write is in the file: the server writes the value
+    # log's tail once per event-loop pass (Store::FlushWrites) and the fdatasync follows in the
+    # background. Pipelined writes of several clients get their replies, and a SIGKILL right
+    # after them loses none.
+    data = tmp_path / "data"
+    s, port = start(servers, data, extra=["--durability", "relaxed"], workers=workers)
+    clients = [redis.Redis(host="127.0.0.1", port=port, socket_timeout=10) for _ in range(4)]
+    for i, c in enumerate(clients):
+        with c.pipeline(transaction=False) as p:
+            for j in range(500):
+                p.set(f"r{i}:{j}", f"v{i}.{j}")
+                p.incr(f"n{i}")
+            p.mset({f"m{i}:{j}": f"w{j}" for j in range(10)})
+            replies = p.execute()
+        assert replies[-2] == 500 and replies[-1] is True and all(replies[0:-1:2])
+    s.proc.send_signal(signal.SIGKILL)
+    s.proc.wait()
+    s.close()
+    s2, port2 = start(servers, data, extra=["--durability", "relaxed"])
+    r = redis.Redis(host="127.0.0.1", port=port2, socket_timeout=10)
+    for i in range(4):
+        assert r.get(f"n{i}") == b"500"
+        assert r.mget([f"r{i}:{j}" for j in range(500)]) == [f"v{i}.{j}".encode() for j in range(500)]
+        assert r.mget([f"m{i}:{j}" for j in range(10)]) == [f"w{j}".encode() for j in range(10)]
+    s2.stop()
+
+
 def test_scan_returns_every_stable_key(server):
     _, port, _ = server
     r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=30)
