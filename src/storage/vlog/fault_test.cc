@@ -179,6 +179,20 @@ bool InLogFiles(const std::string& dir, const std::string& needle) {
   return false;
 }
 
+// Releases held syncs when it goes out of scope, also when an ASSERT returns early. Declare it
+// after the futures and the store that wait on the syncs, so it is destroyed first and they
+// can finish instead of hanging the test.
+class ReleaseSyncsAtExit {
+ public:
+  explicit ReleaseSyncsAtExit(platform::FaultInjectionEnv* env) : env_(env) {}
+  ~ReleaseSyncsAtExit() { env_->HoldSyncs(false); }
+  ReleaseSyncsAtExit(const ReleaseSyncsAtExit&) = delete;
+  ReleaseSyncsAtExit& operator=(const ReleaseSyncsAtExit&) = delete;
+
+ private:
+  platform::FaultInjectionEnv* env_;
+};
+
 constexpr auto kStuck = std::chrono::milliseconds(300);  // "does not complete" in these tests
 constexpr auto kSoon = std::chrono::seconds(20);         // "completes" (sanitizer builds)
 
@@ -191,6 +205,7 @@ TEST_F(FaultTest, RelaxedAcknowledgesOnceWrittenKernelOnceSynced) {
     auto store = OpenOrDie(o);
     env_.HoldSyncs(true);
     auto put = std::async(std::launch::async, [&] { return store->Put("r", "relaxed-value"); });
+    const ReleaseSyncsAtExit release(&env_);
     ASSERT_EQ(put.wait_for(kSoon), std::future_status::ready) << "relaxed waited for its sync";
     ASSERT_TRUE(put.get().ok());
     EXPECT_TRUE(InLogFiles(dir_.path(), "relaxed-value")) << "acknowledged before its write";
@@ -204,6 +219,7 @@ TEST_F(FaultTest, RelaxedAcknowledgesOnceWrittenKernelOnceSynced) {
   auto store = OpenOrDie(o);
   env_.HoldSyncs(true);
   auto put = std::async(std::launch::async, [&] { return store->Put("k", "kernel-value"); });
+  const ReleaseSyncsAtExit release(&env_);
   EXPECT_EQ(put.wait_for(kStuck), std::future_status::timeout) << "kernel did not wait";
   EXPECT_EQ(store->stats().unsynced_acked_bytes, 0u);  // kernel acknowledges only synced bytes
   env_.HoldSyncs(false);
@@ -227,6 +243,7 @@ TEST_F(FaultTest, RelaxedForceSyncWaitsAndHoldsLaterAcknowledgementsBack) {
     wo.force_sync = true;
     return store->Write(b, wo).status();
   });
+  const ReleaseSyncsAtExit release(&env_);
   EXPECT_EQ(forced.wait_for(kStuck), std::future_status::timeout) << "not fsynced yet";
   const uint64_t ticket = PutDeferred(*store, "later", "x");
   ASSERT_GT(ticket, 0u);
