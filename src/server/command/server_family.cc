@@ -70,9 +70,10 @@ std::string InfoSection(Engine& e, std::string_view section) {
     return fmt::format(
         "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_bgsave_in_progress:0\r\n"
         "skeg_durability:{}\r\nskeg_commit_groups:{}\r\nskeg_syncs:{}\r\nskeg_checkpoints:{}\r\n"
-        "skeg_disk_bytes:{}\r\nskeg_live_bytes:{}\r\nskeg_segments:{}\r\n",
+        "skeg_disk_bytes:{}\r\nskeg_live_bytes:{}\r\nskeg_segments:{}\r\n"
+        "skeg_unsynced_acked_bytes:{}\r\n",
         o.durability, s.commit_groups, s.syncs, s.checkpoints, s.disk_bytes, s.live_bytes,
-        s.segments);
+        s.segments, s.unsynced_acked_bytes);
   }
   if (section == "stats") {
     Engine::Stats& s = e.stats();

@@ -17,7 +17,7 @@ TEST_F(ServerFamilyTest, InfoSections) {
        {"# Server\r\n", "redis_version:", "# Clients\r\n", "connected_clients:1\r\n",
         "# Memory\r\n", "used_memory:", "used_memory_rss:", "maxmemory:0\r\n", "# Persistence\r\n",
         "# Stats\r\n", "total_commands_processed:", "# Keyspace\r\n",
-        "db0:keys=1,expires=0,avg_ttl=0\r\n", "# Skeg\r\n"}) {
+        "db0:keys=1,expires=0,avg_ttl=0\r\n", "# Skeg\r\n", "skeg_unsynced_acked_bytes:"}) {
     EXPECT_NE(all.find(needle), std::string::npos) << needle;
   }
   const std::string memory = RunValue({"INFO", "memory"}).str;
