@@ -1,6 +1,10 @@
 #include "server/resp_session.h"
 
+#include <array>
+#include <span>
+
 #include "server/command/engine.h"
+#include "storage/vlog/store.h"
 
 namespace skeg::server {
 
@@ -19,6 +23,7 @@ RespSession::Outcome RespSession::Process(std::string* input, std::string* outpu
   builder_.set_output(output);
   conn_->clock_mark.reset();  // new input: the time before it arrived is not a request's
   size_t offset = 0;
+  size_t prefetched_to = 0;  // requests before this input offset had their keys prefetched
   Outcome outcome = Outcome::kNeedInput;
   while (true) {
     const std::string_view rest = std::string_view(*input).substr(offset);
@@ -32,12 +37,7 @@ RespSession::Outcome RespSession::Process(std::string* input, std::string* outpu
       offset += r.consumed;
       break;
     }
-    // A pipelined request behind this one: start loading its key's directory slot now, so
-    // its lookup does not stall (the cache miss overlaps this request's work).
-    if (const std::string_view next = protocol::resp::RespParser::PeekKey(rest.substr(r.consumed));
-        !next.empty()) {
-      dispatcher_->engine()->store()->PrefetchKey(next);
-    }
+    if (offset >= prefetched_to) prefetched_to = PrefetchWindow(*input, offset, r.consumed);
     // Dispatch before dropping the bytes: the request's views point into them.
     if (options_.defer_durability) {
       DeferredAcks deferred(&durability_ticket_);
@@ -63,6 +63,23 @@ RespSession::Outcome RespSession::Process(std::string* input, std::string* outpu
   request_.Clear();
   builder_.set_output(&scratch_);
   return outcome;
+}
+
+size_t RespSession::PrefetchWindow(std::string_view input, size_t offset, size_t consumed) {
+  std::array<std::string_view, storage::Store::kMaxPrefetchKeys> keys;
+  size_t n = 0;
+  if (request_.size() >= 2 && !request_[1].empty()) keys[n++] = request_[1];
+  size_t pos = offset + consumed;
+  while (n < keys.size() && pos < input.size()) {
+    const protocol::resp::RespParser::Peeked next =
+        protocol::resp::RespParser::Peek(input.substr(pos));
+    if (next.size == 0) break;  // partial, inline or too long: the window ends here
+    if (!next.key.empty()) keys[n++] = next.key;
+    pos += next.size;
+  }
+  // A request alone has nothing to overlap its misses with: its own lookup takes them anyway.
+  if (n >= 2) dispatcher_->engine()->store()->PrefetchKeys(std::span(keys.data(), n));
+  return pos;
 }
 
 }  // namespace skeg::server

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "protocol/request.h"
@@ -80,6 +81,12 @@ class RespSession {
   protocol::Request request_;
   std::string scratch_;  // never written; the builder is pointed at the caller's output
   protocol::resp::RespReplyBuilder builder_{&scratch_};
+  // Pipelining: before the request at `offset` of `input` (parsed into request_, `consumed`
+  // bytes) runs, prefetches the keys of it and of the complete requests behind it, up to
+  // Store::kMaxPrefetchKeys keys (Store::PrefetchKeys: their misses overlap rather than
+  // stall each request in turn). Returns the offset where that window of requests ends.
+  size_t PrefetchWindow(std::string_view input, size_t offset, size_t consumed);
+
   std::unique_ptr<ConnectionContext> conn_;
   uint64_t durability_ticket_ = 0;
 };

@@ -8,8 +8,8 @@
 //     in one piece or in arbitrary chunks;
 //   * every parsed request re-encoded with AppendRequest() parses back to the same arguments;
 //   * replying with the arguments through RespReplyBuilder (RESP2 and RESP3) works;
-//   * RespParser::PeekKey never reads out of bounds, and what it returns for a request that
-//     then parses is that request's second argument.
+//   * RespParser::Peek never reads out of bounds, and for a request that then parses the key
+//     it returns is that request's second argument and the size it returns is `consumed`.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -57,11 +57,12 @@ Outcome Feed(std::string_view input, const ParserOptions& options, uint8_t seed)
     buffer.append(input.substr(offered, n));
     offered += n;
     while (true) {
-      const std::string_view peeked = RespParser::PeekKey(buffer);
+      const RespParser::Peeked peeked = RespParser::Peek(buffer);
       const ParseResult r = parser.Parse(buffer, &request);
-      if (r.status == ParseStatus::kOk && !peeked.empty()) {
-        Check(request.size() >= 2 && request[1] == peeked);
+      if (r.status == ParseStatus::kOk && !peeked.key.empty()) {
+        Check(request.size() >= 2 && request[1] == peeked.key);
       }
+      if (r.status == ParseStatus::kOk && peeked.size != 0) Check(r.consumed == peeked.size);
       if (r.status == ParseStatus::kError) {
         Check(r.consumed == 0 && !parser.error().empty());
         outcome.error = std::string(parser.error());

@@ -386,16 +386,21 @@ bool PeekHeader(std::string_view in, size_t* pos, char prefix, uint64_t* value) 
 }
 }  // namespace
 
-std::string_view RespParser::PeekKey(std::string_view input) {
+RespParser::Peeked RespParser::Peek(std::string_view input) {
+  Peeked out;
   size_t pos = 0;
   uint64_t count = 0, len = 0;
-  if (!PeekHeader(input, &pos, '*', &count) || count < 2) return {};
-  if (!PeekHeader(input, &pos, '$', &len) || len > input.size() - pos) return {};
-  pos += len;
-  if (input.size() - pos < 2) return {};
-  pos += 2;  // the command name's CRLF
-  if (!PeekHeader(input, &pos, '$', &len) || len > input.size() - pos) return {};
-  return input.substr(pos, len);
+  if (!PeekHeader(input, &pos, '*', &count) || count < 1) return out;
+  for (uint64_t i = 0; i < count; ++i) {
+    // An argument: its header, then its bytes and CRLF (checked by Parse(), skipped here).
+    if (!PeekHeader(input, &pos, '$', &len) || len > input.size() - pos) return out;
+    if (i == 1 && len > 0) out.key = input.substr(pos, len);
+    if (input.size() - pos - len < 2) return out;
+    pos += len + 2;
+    if (i + 1 >= kPeekMaxArguments && i + 1 < count) return out;  // too long to walk
+  }
+  out.size = pos;
+  return out;
 }
 
 }  // namespace skeg::protocol::resp

@@ -97,13 +97,22 @@ class RespParser {
   // Forgets any partial request and a sticky error; keeps allocated capacity.
   void Reset();
 
-  // The second argument (usually the key) of the multibulk request at the start of `input`,
-  // if its first two arguments are complete there; empty otherwise (an inline request, a
-  // shorter one, a malformed or partial header). Reads at most the two headers and the
-  // command name, allocates nothing and does not touch the parser's state: a session uses
-  // it to look one pipelined request ahead (e.g. to prefetch the key's directory slot)
-  // before it runs the current one. Never an error; Parse() judges the bytes later.
-  static std::string_view PeekKey(std::string_view input);
+  // A look at the multibulk request at the start of `input` without parsing it: its second
+  // argument (usually the key), if the first two arguments are complete there (else empty),
+  // and its size in bytes if the whole request is there with at most kPeekMaxArguments
+  // arguments (else 0). An inline request, a malformed or partial header, or an empty second
+  // argument give an empty key. Reads only headers and the command name, allocates nothing
+  // and does not touch the parser's state: a session uses it to find the keys of the
+  // pipelined requests behind the current one (to prefetch what their lookups will touch)
+  // before it runs the current one. Never an error; Parse() judges the bytes later. Whenever
+  // Parse() accepts the request, its second argument is `key` (when not empty) and its
+  // `consumed` is `size` (when not 0).
+  struct Peeked {
+    std::string_view key;
+    size_t size = 0;
+  };
+  static constexpr uint64_t kPeekMaxArguments = 64;
+  static Peeked Peek(std::string_view input);
 
  private:
   enum class State : uint8_t {

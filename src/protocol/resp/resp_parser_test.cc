@@ -110,32 +110,61 @@ TEST(RespParserTest, Multibulk) {
               ElementsAre("GET", "a\0\r\n*$"s));
 }
 
-TEST(RespParserTest, PeekKeyReturnsTheSecondArgumentOnceItsHeadersAreComplete) {
+TEST(RespParserTest, PeekGivesTheKeyOnceItIsThereAndTheSizeOnceTheWholeRequestIs) {
   const std::string wire = "*3\r\n$3\r\nSET\r\n$5\r\nkey:1\r\n$1\r\nv\r\n";
-  EXPECT_EQ(RespParser::PeekKey(wire), "key:1");
-  // Only the headers and the bytes of the first two arguments need to be there.
+  EXPECT_EQ(RespParser::Peek(wire).key, "key:1");
+  EXPECT_EQ(RespParser::Peek(wire).size, wire.size());
+  EXPECT_EQ(RespParser::Peek(wire + "*1\r\n").size, wire.size());  // the next request's start
+  // The key needs the headers and bytes of the first two arguments; the size needs all.
   constexpr size_t kThroughKey = 22;  // "*3\r\n$3\r\nSET\r\n$5\r\nkey:1"
-  for (size_t n = kThroughKey; n <= wire.size(); ++n)
-    EXPECT_EQ(RespParser::PeekKey(wire.substr(0, n)), "key:1") << n;
-  for (size_t n = 0; n < kThroughKey; ++n)
-    EXPECT_EQ(RespParser::PeekKey(wire.substr(0, n)), "") << n;
-  EXPECT_EQ(RespParser::PeekKey("*1\r\n$4\r\nPING\r\n"), "");  // no key
-  EXPECT_EQ(RespParser::PeekKey("GET key\r\n"), "");           // inline: not peeked
-  EXPECT_EQ(RespParser::PeekKey("*2\r\n$-1\r\n$1\r\nk\r\n"), "");
-  EXPECT_EQ(RespParser::PeekKey("*2\r\n$3\r\nGET\r\n$99999999999999999999999\r\nk"), "");
-  EXPECT_EQ(RespParser::PeekKey("*2\r\n$18446744073709551615\r\nGET\r\n$1\r\nk\r\n"), "");
-  EXPECT_EQ(RespParser::PeekKey("*2\r\n$3\r\nGET\r\n$0\r\n\r\n"), "");  // empty key
-  // Whatever PeekKey returns for bytes that parse is the parsed second argument.
+  for (size_t n = 0; n < wire.size(); ++n) {
+    const RespParser::Peeked p = RespParser::Peek(std::string_view(wire).substr(0, n));
+    EXPECT_EQ(p.key, n >= kThroughKey ? "key:1" : "") << n;
+    EXPECT_EQ(p.size, 0u) << n;
+  }
+  EXPECT_EQ(RespParser::Peek("*1\r\n$4\r\nPING\r\n").key, "");  // no key
+  EXPECT_EQ(RespParser::Peek("*1\r\n$4\r\nPING\r\n").size, 14u);
+  EXPECT_EQ(RespParser::Peek("GET key\r\n").size, 0u);  // inline: not peeked
+  EXPECT_EQ(RespParser::Peek("GET key\r\n").key, "");
+  EXPECT_EQ(RespParser::Peek("*0\r\n").size, 0u);
+  EXPECT_EQ(RespParser::Peek("*2\r\n$-1\r\n$1\r\nk\r\n").size, 0u);
+  EXPECT_EQ(RespParser::Peek("*2\r\n$3\r\nGET\r\n$99999999999999999999999\r\nk").key, "");
+  EXPECT_EQ(RespParser::Peek("*2\r\n$18446744073709551615\r\nGET\r\n$1\r\nk\r\n").key, "");
+  EXPECT_EQ(RespParser::Peek("*2\r\n$3\r\nGET\r\n$0\r\n\r\n").key, "");  // empty key
+  EXPECT_EQ(RespParser::Peek("*2\r\n$3\r\nGET\r\n$0\r\n\r\n").size, 19u);
+  // Up to kPeekMaxArguments arguments are walked; a longer request gives its key only.
+  const auto mset = [](size_t pairs) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < pairs; ++i) names.push_back("k" + std::to_string(i));
+    std::vector<std::string_view> args = {"MSET"};
+    for (const std::string& name : names) {
+      args.push_back(name);
+      args.push_back("v");
+    }
+    std::string out;
+    AppendRequest(args, &out);
+    return out;
+  };
+  const std::string fits = mset((RespParser::kPeekMaxArguments - 1) / 2);
+  EXPECT_EQ(RespParser::Peek(fits).size, fits.size());
+  const std::string too_long = mset(RespParser::kPeekMaxArguments / 2);
+  EXPECT_EQ(RespParser::Peek(too_long).size, 0u);
+  EXPECT_EQ(RespParser::Peek(too_long).key, "k0");
+  // Whatever Peek returns for bytes that parse is the parsed second argument and size.
   std::mt19937 rng(11);
   for (int i = 0; i < 2000; ++i) {
     std::string bytes = wire;
     for (int j = 0; j < 3; ++j) bytes[rng() % bytes.size()] = "*$\r\n0123456789kX"[rng() % 17];
     RespParser parser;
     Request request;
-    const std::string_view peeked = RespParser::PeekKey(bytes);
-    if (parser.Parse(bytes, &request).status == ParseStatus::kOk && !peeked.empty()) {
+    const RespParser::Peeked peeked = RespParser::Peek(bytes);
+    const ParseResult r = parser.Parse(bytes, &request);
+    if (r.status == ParseStatus::kOk && !peeked.key.empty()) {
       ASSERT_GE(request.size(), 2u) << bytes;
-      EXPECT_EQ(request[1], peeked) << bytes;
+      EXPECT_EQ(request[1], peeked.key) << bytes;
+    }
+    if (r.status == ParseStatus::kOk && peeked.size != 0) {
+      EXPECT_EQ(r.consumed, peeked.size);
     }
   }
 }

@@ -1,7 +1,9 @@
 // Connection commands and the gate (auth, arity, unknown commands, read-only mode).
 #include <string>
 
+#include "protocol/resp/resp_writer.h"
 #include "server/command/command_test_base.h"
+#include "storage/cache/page_cache.h"
 
 namespace skeg::server::testing {
 namespace {
@@ -193,6 +195,70 @@ TEST_F(ConnectionFamilyTest, MixedPipelineInOrderAndNothingRunsAfterQuit) {
     }
     EXPECT_TRUE(closed);
     EXPECT_EQ(Run({"GET", "k"}), "\"a\"") << "the SET after QUIT ran (cut " << cut << ")";
+  }
+}
+
+// Pipelines longer than the session's prefetch window (Store::kMaxPrefetchKeys requests), with
+// keys on file in the page cache, new keys, keyless and inline requests, split anywhere: every
+// reply in order, as if the requests were read one at a time.
+TEST_F(ConnectionFamilyTest, LongPipelinesAnswerInOrderAcrossPrefetchWindows) {
+  storage::PageCache cache(4 << 20, 2);
+  std::string pipeline;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 60; ++i) {
+    const std::string key = "key:" + std::to_string(i % 23);
+    switch (i % 6) {
+      case 0:
+        pipeline += protocol::resp::EncodeRequest({"SET", key, "v" + std::to_string(i)});
+        expected.push_back("OK");
+        break;
+      case 1:
+        pipeline += protocol::resp::EncodeRequest({"GET", key});
+        expected.push_back("");  // filled in below from a model
+        break;
+      case 2:
+        pipeline += protocol::resp::EncodeRequest({"PING"});
+        expected.push_back("PONG");
+        break;
+      case 3:
+        pipeline += "GET " + key + "\r\n";
+        expected.push_back("");
+        break;
+      case 4:
+        pipeline += protocol::resp::EncodeRequest({"MGET", key, "missing"});
+        expected.push_back("");
+        break;
+      default:
+        pipeline += protocol::resp::EncodeRequest({"DEL", "key:" + std::to_string((i + 5) % 23)});
+        expected.push_back("");
+        break;
+    }
+  }
+  // The model: run the same requests one at a time on a fresh store.
+  Open(EngineOptions{}, &cache);
+  for (int i = 0; i < 23; ++i) Run({"SET", "key:" + std::to_string(i), "old"});
+  {
+    auto client = runner_->NewClient();
+    size_t i = 0;
+    for (size_t pos = 0; pos < pipeline.size(); ++i) {
+      // One request at a time: feed until it is answered.
+      std::vector<RespValue> got;
+      while (got.empty() && pos < pipeline.size()) got = client->Feed(pipeline.substr(pos++, 1));
+      ASSERT_EQ(got.size(), 1u) << i;
+      expected[i] = got[0].ToString();
+    }
+    ASSERT_EQ(i, expected.size());
+  }
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{97}, pipeline.size() / 2, pipeline.size()}) {
+    Open(EngineOptions{}, &cache);
+    for (int i = 0; i < 23; ++i) Run({"SET", "key:" + std::to_string(i), "old"});
+    auto client = runner_->NewClient();
+    std::vector<RespValue> all = client->Feed(pipeline.substr(0, cut));
+    for (auto& r : client->Feed(pipeline.substr(cut))) all.push_back(std::move(r));
+    ASSERT_EQ(all.size(), expected.size()) << "cut " << cut;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(all[i].ToString(), expected[i]) << "cut " << cut << " reply " << i;
+    }
   }
 }
 

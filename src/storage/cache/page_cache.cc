@@ -55,6 +55,13 @@ class PageTable {
     }
   }
 
+  // Starts loading the slot where Find(key) starts probing (it may span two cache lines).
+  void PrefetchHome(const Key& key) const {
+    const Slot* s = &slots_[Home(key)];
+    __builtin_prefetch(s);
+    __builtin_prefetch(reinterpret_cast<const char*>(s) + sizeof(Slot) - 1);
+  }
+
   // REQUIRES: `key` absent.
   Slot* Insert(const Key& key, E* entry) {
     if ((size_ + 1) * 4 > slots_.size() * 3) Resize(slots_.size() * 2);
@@ -137,6 +144,24 @@ class PageCache::Shard {
     ++hits_;
     if (slot->freq < kMaxFreq) ++slot->freq;
     std::memcpy(dst, slot->data + offset, n);
+    return true;
+  }
+
+  void PrefetchSlot(const Key& key) {
+    std::lock_guard lock(mu_);
+    index_.PrefetchHome(key);
+  }
+
+  bool PrefetchBytes(const Key& key, size_t offset, size_t n) {
+    std::lock_guard lock(mu_);
+    const auto* slot = index_.Find(key);
+    if (slot == nullptr || slot->valid < offset + n || n == 0) return false;
+    constexpr uintptr_t kLine = 64;
+    const uintptr_t first = reinterpret_cast<uintptr_t>(slot->data + offset) & ~(kLine - 1);
+    const uintptr_t last = reinterpret_cast<uintptr_t>(slot->data + offset + n - 1);
+    for (uintptr_t line = first; line <= last; line += kLine) {
+      __builtin_prefetch(reinterpret_cast<const void*>(line));
+    }
     return true;
   }
 
@@ -377,6 +402,14 @@ std::shared_ptr<const PageCache::Page> PageCache::Insert(uint64_t file_id, uint6
 bool PageCache::ReadIfCached(uint64_t file_id, uint64_t page_no, size_t offset, size_t n,
                              char* dst) {
   return ShardFor(file_id, page_no).ReadIfCached(Key{file_id, page_no}, offset, n, dst);
+}
+
+void PageCache::PrefetchSlot(uint64_t file_id, uint64_t page_no) {
+  ShardFor(file_id, page_no).PrefetchSlot(Key{file_id, page_no});
+}
+
+bool PageCache::PrefetchBytes(uint64_t file_id, uint64_t page_no, size_t offset, size_t n) {
+  return ShardFor(file_id, page_no).PrefetchBytes(Key{file_id, page_no}, offset, n);
 }
 
 void PageCache::EraseFile(uint64_t file_id, uint64_t from_page) {

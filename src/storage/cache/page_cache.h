@@ -78,6 +78,17 @@ class PageCache {
   // of one hot page do not contend on it.
   bool ReadIfCached(uint64_t file_id, uint64_t page_no, size_t offset, size_t n, char* dst);
 
+  // Prefetch hints for group prefetching (Chen, Ailamaki, Gibbons and Mowry, "Improving Hash
+  // Join Performance through Prefetching", ICDE 2004): a caller with several reads coming
+  // issues PrefetchSlot for each, then PrefetchBytes for each, then reads, so the cache misses
+  // of all of them overlap instead of being taken one after another. Neither changes the
+  // cache's contents, statistics or eviction order; each takes the shard lock once.
+  // PrefetchSlot starts loading the index slot where a lookup of the page starts probing.
+  void PrefetchSlot(uint64_t file_id, uint64_t page_no);
+  // If the page is cached with bytes [offset, offset + n) (offset + n <= kPageSize, n > 0),
+  // starts loading the cache lines that hold them and returns true; else false.
+  bool PrefetchBytes(uint64_t file_id, uint64_t page_no, size_t offset, size_t n);
+
   // Where a new page starts. kProbation: the small FIFO (S3-FIFO's default for a page read
   // once). kMain: the main FIFO, as for a ghost hit; for pages the caller knows will be read
   // back, such as the value log's freshly written pages (the next overwrite of a key reads its

@@ -87,6 +87,41 @@ TEST(PageCacheTest, ReadIfCachedHitsProtectTheHotSetToo) {
   EXPECT_LE(cold_left, 5);
 }
 
+TEST(PageCacheTest, PrefetchHintsChangeNothing) {
+  // Prefetching is a hint for the CPU: no hit, miss or insert is counted, no page is added,
+  // and a prefetched page is not protected from eviction as a read one would be.
+  PageCache cache(200 * kCharge, 2);
+  for (uint64_t i = 0; i < 100; ++i) cache.Insert(1, i, MakePage(i));
+  auto partial = std::make_shared<PageCache::Page>();
+  partial->data = std::make_unique<char[]>(PageCache::kPageSize);
+  partial->valid = 100;
+  cache.Insert(2, 0, partial);
+  const PageCache::Stats before = cache.stats();
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t i = 0; i < 100; ++i) {
+      cache.PrefetchSlot(1, i);
+      cache.PrefetchBytes(1, i, i * 40, 200);
+    }
+  }
+  cache.PrefetchSlot(9, 9);                                // absent
+  cache.PrefetchBytes(9, 9, 0, 64);                        // absent
+  cache.PrefetchBytes(2, 0, 50, 100);                      // past the valid bytes
+  cache.PrefetchBytes(1, 0, 0, 0);                         // nothing
+  cache.PrefetchBytes(1, 0, 0, PageCache::kPageSize);      // the whole page
+  cache.PrefetchBytes(1, 1, PageCache::kPageSize - 1, 1);  // its last byte
+  const PageCache::Stats after = cache.stats();
+  EXPECT_EQ(after.hits, before.hits);
+  EXPECT_EQ(after.misses, before.misses);
+  EXPECT_EQ(after.inserts, before.inserts);
+  EXPECT_EQ(after.evictions, before.evictions);
+  EXPECT_EQ(after.pages, before.pages);
+  for (uint64_t i = 0; i < 5000; ++i) cache.Insert(3, i, MakePage(i));  // a scan
+  char byte = 0;
+  int left = 0;
+  for (uint64_t i = 0; i < 100; ++i) left += cache.ReadIfCached(1, i, 0, 1, &byte);
+  EXPECT_LE(left, 5);  // as in ReadIfCachedHitsProtectTheHotSetToo without the hits
+}
+
 TEST(PageCacheTest, GhostHitGoesStraightToMain) {
   PageCache cache(100 * kCharge, 1);
   cache.Insert(1, 0, MakePage(0));

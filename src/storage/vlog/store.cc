@@ -118,8 +118,8 @@ Status Store::Sync() { return impl_->Sync(); }
 Status Store::WaitDurable(uint64_t ticket) { return impl_->WaitDurable(ticket); }
 Status Store::FlushWrites() { return impl_->FlushWrites(); }
 Durability Store::durability() const { return impl_->durability(); }
-void Store::PrefetchKey(std::string_view key) const {
-  impl_->keydir_.Prefetch(KeyHash(KeySpace::kKv, key));
+size_t Store::PrefetchKeys(std::span<const std::string_view> keys) const {
+  return impl_->PrefetchKeys(keys);
 }
 void Store::OnDurable(uint64_t ticket, std::function<void(const Status&)> done) {
   impl_->OnDurable(ticket, std::move(done));
@@ -227,6 +227,58 @@ Status Store::Impl::ReadFileAt(const Segment& seg, uint64_t offset, size_t n, ch
     if (take < want) break;
   }
   return Status::Ok();
+}
+
+size_t Store::Impl::PrefetchKeys(std::span<const std::string_view> keys) const {
+  constexpr size_t kMax = Store::kMaxPrefetchKeys;
+  const size_t n = std::min(keys.size(), kMax);
+  // Stage 1: every key's directory slot.
+  uint64_t hashes[kMax];
+  for (size_t i = 0; i < n; ++i) {
+    hashes[i] = KeyHash(KeySpace::kKv, keys[i]);
+    keydir_.Prefetch(hashes[i]);
+  }
+  PageCache* cache = opts_.page_cache;
+  if (cache == nullptr || cache->capacity_bytes() == 0) return 0;
+  // Stage 2: read the slots (loaded by now, or on their way); where a record is on file, the
+  // page-cache slot its read probes. A hash collision prefetches some other key's record:
+  // harmless. Records still in the write-behind buffers were just written: nothing to load.
+  RecordLocation locs[kMax];
+  size_t found = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (keydir_.Candidates(hashes[i], &locs[found], 1) > 0) ++found;
+  }
+  struct Target {
+    uint64_t file;
+    uint64_t offset;
+    uint32_t bytes;
+  };
+  Target targets[kMax];
+  size_t t = 0;
+  {
+    std::shared_lock lock(segments_mu_);
+    for (size_t i = 0; i < found; ++i) {
+      auto it = segments_.find(locs[i].segment);
+      if (it == segments_.end()) continue;
+      const Segment& seg = *it->second;
+      const uint32_t bytes = std::min(locs[i].size, Store::kPrefetchRecordBytes);
+      if (bytes == 0 || locs[i].offset + bytes > seg.flushed.load(std::memory_order_acquire)) {
+        continue;
+      }
+      targets[t++] = Target{seg.cache_id, locs[i].offset, bytes};
+    }
+  }
+  constexpr uint64_t kPage = PageCache::kPageSize;
+  for (size_t i = 0; i < t; ++i) cache->PrefetchSlot(targets[i].file, targets[i].offset / kPage);
+  // Stage 3: the records' bytes (those in the first page they start on).
+  size_t loading = 0;
+  for (size_t i = 0; i < t; ++i) {
+    const uint64_t in_page = targets[i].offset % kPage;
+    loading += cache->PrefetchBytes(
+        targets[i].file, targets[i].offset / kPage, in_page,
+        static_cast<size_t>(std::min<uint64_t>(targets[i].bytes, kPage - in_page)));
+  }
+  return loading;
 }
 
 void Store::Impl::ForgetPages(const Segment& seg, uint64_t offset) const {

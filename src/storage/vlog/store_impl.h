@@ -257,6 +257,8 @@ class Store::Impl {
   Status ReadAt(const Segment& seg, uint64_t offset, size_t n, char* dst, size_t* got) const;
   // ReadAt's file part: [offset, offset + n) of the file, through the page cache.
   Status ReadFileAt(const Segment& seg, uint64_t offset, size_t n, char* dst, size_t* got) const;
+  // Store::PrefetchKeys.
+  size_t PrefetchKeys(std::span<const std::string_view> keys) const;
   // Forgets cached pages of `seg` from `offset` on (after a truncation or a drop).
   void ForgetPages(const Segment& seg, uint64_t offset) const;
   UnixMillis Now() const;

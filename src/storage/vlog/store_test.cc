@@ -160,6 +160,47 @@ TEST(StoreTest, WrittenPagesAreCachedAsTheyAreFlushed) {
   }
 }
 
+// PrefetchKeys is a hint: it reports how many records it started loading from the page
+// cache and changes nothing a reader can see (contents, cache statistics).
+TEST(StoreTest, PrefetchKeysLoadsCachedRecordsAndChangesNothing) {
+  testing::TempDir dir;
+  PageCache cache(8 << 20, 2);
+  StoreOptions o = TestOptions(dir.path());  // 64 KiB segments: records over several files
+  o.page_cache = &cache;
+  auto store = OpenOrDie(o);
+  std::vector<std::string> names;
+  for (int i = 0; i < 400; ++i) {
+    names.push_back("key:" + std::to_string(i));
+    ASSERT_TRUE(store->Put(names.back(), std::string(300 + i % 7, 'v')).ok());
+  }
+  for (int i = 0; i < 400; i += 10) ASSERT_TRUE(store->Delete(names[i]).ok());
+  std::vector<std::string_view> present, mixed;
+  for (int i = 1; present.size() < 16; ++i) {
+    if (i % 10 != 0) present.push_back(names[i]);
+  }
+  for (int i = 0; i < 40; ++i) mixed.push_back(names[i]);  // 0, 10, 20, 30 deleted
+  mixed.insert(mixed.begin() + 3, {"absent", "", std::string_view("\0\xff", 2)});
+  const PageCache::Stats before = cache.stats();
+  EXPECT_EQ(store->PrefetchKeys(present), 16u);
+  // Only the first kMaxPrefetchKeys keys are used: of those, 2 are deleted and 3 absent.
+  EXPECT_EQ(store->PrefetchKeys(mixed), Store::kMaxPrefetchKeys - 5);
+  EXPECT_EQ(store->PrefetchKeys(std::span<const std::string_view>()), 0u);
+  const PageCache::Stats after = cache.stats();
+  EXPECT_EQ(after.hits, before.hits);
+  EXPECT_EQ(after.misses, before.misses);
+  EXPECT_EQ(after.inserts, before.inserts);
+  for (int i = 0; i < 400; ++i) {
+    EXPECT_EQ(GetOr(*store, names[i]), i % 10 == 0 ? "<missing>" : std::string(300 + i % 7, 'v'))
+        << i;
+  }
+  // Without a page cache nothing is loaded (the directory slots only).
+  StoreOptions uncached = TestOptions(dir.path() + "/uncached");
+  uncached.page_cache = nullptr;
+  auto plain = OpenOrDie(uncached);
+  ASSERT_TRUE(plain->Put("key:1", "v").ok());
+  EXPECT_EQ(plain->PrefetchKeys(present), 0u);
+}
+
 TEST(StoreTest, EmptyAndBinaryKeysAndValues) {
   testing::TempDir dir;
   auto store = OpenOrDie(TestOptions(dir.path()));
