@@ -13,7 +13,7 @@ KeyLocks::Guard KeyLocks::Lock(std::string_view key) {
   Guard guard;
   std::mutex* mu = &stripes_[StripeOf(key)];
   mu->lock();
-  guard.locked_.push_back(mu);
+  guard.one_ = mu;
   return guard;
 }
 

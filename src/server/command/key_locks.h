@@ -20,6 +20,7 @@
 #include <mutex>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace skeg::server {
@@ -36,15 +37,20 @@ class KeyLocks {
   class Guard {
    public:
     Guard() = default;
-    Guard(Guard&& other) noexcept : locked_(std::move(other.locked_)) { other.locked_.clear(); }
+    Guard(Guard&& other) noexcept
+        : one_(std::exchange(other.one_, nullptr)), locked_(std::move(other.locked_)) {
+      other.locked_.clear();
+    }
     Guard& operator=(Guard&&) = delete;
     Guard(const Guard&) = delete;
     ~Guard() {
       for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) (*it)->unlock();
+      if (one_ != nullptr) one_->unlock();
     }
 
    private:
     friend class KeyLocks;
+    std::mutex* one_ = nullptr;  // a single-key command's stripe: no allocation per command
     std::vector<std::mutex*> locked_;
   };
 
