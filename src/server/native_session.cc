@@ -1,10 +1,12 @@
 #include "server/native_session.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <variant>
@@ -14,6 +16,7 @@
 #include "protocol/errors.h"
 #include "server/command/engine.h"
 #include "storage/cache/page_cache.h"
+#include "storage/vlog/store.h"
 
 namespace skeg::server {
 
@@ -385,6 +388,7 @@ NativeSession::~NativeSession() { dispatcher_->CloseConnection(conn_.get()); }
 NativeSession::Outcome NativeSession::Process(std::string* input, std::string* output) {
   conn_->clock_mark.reset();  // new input: the time before it arrived is not a request's
   size_t offset = 0;
+  size_t prefetched_to = 0;  // frames before this input offset had their keys prefetched
   Outcome outcome = Outcome::kNeedInput;
   while (true) {
     native::Frame frame;
@@ -395,6 +399,7 @@ NativeSession::Outcome NativeSession::Process(std::string* input, std::string* o
       break;
     }
     if (r.status == native::ParseStatus::kNeedMore) break;
+    if (offset >= prefetched_to) prefetched_to = PrefetchWindow(*input, offset, frame, r.consumed);
     // Handle before dropping the bytes: the request's views point into them.
     if (options_.defer_durability) {
       DeferredAcks deferred(&durability_ticket_);
@@ -419,6 +424,26 @@ NativeSession::Outcome NativeSession::Process(std::string* input, std::string* o
   input->erase(0, offset);
   request_.Clear();
   return outcome;
+}
+
+size_t NativeSession::PrefetchWindow(std::string_view input, size_t offset,
+                                     const native::Frame& frame, size_t consumed) {
+  std::array<std::string_view, storage::Store::kMaxPrefetchKeys> keys;
+  size_t n = 0;
+  if (const std::string_view key = native::PeekRequestKey(frame); !key.empty()) keys[n++] = key;
+  size_t pos = offset + consumed;
+  while (n < keys.size() && input.size() - pos >= native::kHeaderBytes) {
+    // A complete frame behind this one (a broken header ends the window; Parse() judges it).
+    Result<native::FrameHeader> header = native::DecodeHeader(input.substr(pos));
+    if (!header.ok() || input.size() - pos - native::kHeaderBytes < header->payload_len) break;
+    const native::Frame next{*header,
+                             input.substr(pos + native::kHeaderBytes, header->payload_len)};
+    if (const std::string_view key = native::PeekRequestKey(next); !key.empty()) keys[n++] = key;
+    pos += native::kHeaderBytes + header->payload_len;
+  }
+  // A frame alone has nothing to overlap its misses with: its own lookup takes them anyway.
+  if (n >= 2) dispatcher_->engine()->store()->PrefetchKeys(std::span(keys.data(), n));
+  return pos;
 }
 
 void NativeSession::Dispatch() {

@@ -363,8 +363,14 @@ TEST_F(NativeSessionTest, PipelinedRepliesInOrderAcrossAnySplit) {
     wire += Req(body, 0, 100 + i);
     sent.push_back({native::OpcodeOf(body), 0});
   }
+  // With the keys' old records in the page cache, so that a whole pipeline is prefetched
+  // (NativeSession::PrefetchWindow, 16 frames at a time) down to the records' bytes.
+  storage::PageCache cache(4 << 20, 2);
   for (size_t step : {size_t{1}, size_t{7}, wire.size()}) {
-    SetUp();
+    Open(EngineOptions{}, false, &cache);
+    for (uint64_t k = 0; k < 10; ++k) {
+      ASSERT_FALSE(Call(native::SetRequest{"k" + std::to_string(k), "old"}).error);
+    }
     input_.clear();
     output_.clear();
     for (size_t at = 0; at < wire.size(); at += step) {

@@ -8,12 +8,15 @@
 //     arrives in one piece or in arbitrary chunks;
 //   * every frame decoded as a request re-encodes, and the re-encoding decodes to the same
 //     request (encode/decode are inverse on everything the decoder accepts);
-//   * every frame decoded as a response of any shape re-encodes to exactly the decoded payload.
+//   * every frame decoded as a response of any shape re-encodes to exactly the decoded payload;
+//   * PeekRequestKey never reads out of bounds, and for a frame DecodeRequest accepts it is
+//     empty or the request's key.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "protocol/native/native.h"
@@ -103,7 +106,16 @@ void CheckFrame(const SeenFrame& seen) {
 
   std::string scratch;
   auto request = native::DecodeRequest(frame, &scratch);
+  const std::string_view peeked = native::PeekRequestKey(frame);
   if (request.has_value()) {
+    if (!peeked.empty()) {
+      std::string_view key;
+      if (const auto* r = std::get_if<native::GetRequest>(&request->body)) key = r->key;
+      if (const auto* r = std::get_if<native::SetRequest>(&request->body)) key = r->key;
+      if (const auto* r = std::get_if<native::DelRequest>(&request->body)) key = r->key;
+      if (const auto* r = std::get_if<native::ExistsRequest>(&request->body)) key = r->key;
+      Check(peeked == key);
+    }
     const std::string once = Canonical(*request);
     std::string scratch2;
     auto again = native::DecodeRequest(ParseOne(once), &scratch2);

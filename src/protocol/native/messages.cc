@@ -607,6 +607,28 @@ Result<RequestFrame> DecodeRequest(const Frame& frame, std::string* scratch) {
   return request;
 }
 
+std::string_view PeekRequestKey(const Frame& frame) {
+  if ((frame.header.flags & kFlagCompressedLz4) != 0) return {};
+  const std::string_view p = frame.payload;
+  size_t key_at = 0;
+  switch (frame.header.op) {
+    case Opcode::kGet:
+    case Opcode::kDel:
+    case Opcode::kExists:
+      key_at = 2;  // [u16 klen][key]
+      break;
+    case Opcode::kSet:
+      key_at = 6;  // [u16 klen][u32 vlen][key][value]
+      break;
+    default:
+      return {};
+  }
+  if (p.size() < key_at) return {};
+  const size_t klen = DecodeFixed16(p.data());
+  if (p.size() - key_at < klen) return {};
+  return p.substr(key_at, klen);
+}
+
 ReplyShape ReplyShapeFor(Opcode op, uint32_t request_flags) {
   switch (op) {
     case Opcode::kGet:

@@ -203,6 +203,13 @@ struct RequestFrame {
 // SET_NX/SET_XX on ops other than SET are ignored.
 Result<RequestFrame> DecodeRequest(const Frame& frame, std::string* scratch);
 
+// The key of a GET, SET, DEL or EXISTS request frame, read without decoding it: empty for
+// other ops, a COMPRESSED_LZ4 payload, or a payload too short to hold the key (and for an
+// empty key). Allocates nothing and is never an error (DecodeRequest judges the frame later);
+// when DecodeRequest accepts the frame, this is the request's key. A session uses it to find
+// the keys of the pipelined frames behind the one it runs (to prefetch their lookups).
+std::string_view PeekRequestKey(const Frame& frame);
+
 // ----- Replies -----
 
 struct SearchHit {

@@ -252,6 +252,32 @@ TEST(NativeMessagesTest, EveryTruncatedRequestPayloadIsInvalidRequest) {
   }
 }
 
+TEST(NativeMessagesTest, PeekRequestKeyIsTheKeyOfSingleKeyOpsAndEmptyOtherwise) {
+  for (const auto& [name, f] : LoadFixture().frames) {
+    if (f.kind != "request") continue;
+    SCOPED_TRACE(name);
+    const Frame frame = ParseOne(f.bytes);
+    std::string scratch;
+    auto decoded = DecodeRequest(frame, &scratch);
+    ASSERT_TRUE(decoded.has_value());
+    std::string_view key;
+    if ((frame.header.flags & kFlagCompressedLz4) == 0) {
+      if (const auto* r = std::get_if<GetRequest>(&decoded->body)) key = r->key;
+      if (const auto* r = std::get_if<SetRequest>(&decoded->body)) key = r->key;
+      if (const auto* r = std::get_if<DelRequest>(&decoded->body)) key = r->key;
+      if (const auto* r = std::get_if<ExistsRequest>(&decoded->body)) key = r->key;
+    }
+    EXPECT_EQ(PeekRequestKey(frame), key);
+    // A cut payload gives the whole key or nothing (and never reads past the payload).
+    const size_t full = f.bytes.size() - kHeaderBytes;
+    for (size_t n = 0; n < full; ++n) {
+      const std::string cut = CutPayload(f.bytes, n);
+      const std::string_view peeked = PeekRequestKey(ParseOne(cut));
+      EXPECT_TRUE(peeked.empty() || peeked == key) << n;
+    }
+  }
+}
+
 TEST(NativeMessagesTest, EveryTruncatedResponsePayloadIsCorruption) {
   for (const auto& [name, f] : LoadFixture().frames) {
     if (f.kind != "response") continue;
