@@ -109,8 +109,8 @@ class NativeSession {
   // Pipelining: before `frame` (at `offset` of `input`, `consumed` bytes) runs, prefetches the
   // keys of it and of the complete frames behind it, up to Store::kMaxPrefetchKeys keys
   // (Store::PrefetchKeys), as RespSession does. Returns the offset where that window ends.
-  size_t PrefetchWindow(std::string_view input, size_t offset,
-                        const protocol::native::Frame& frame, size_t consumed);
+  size_t PrefetchWindow(std::string_view input, size_t offset, const protocol::native::Frame& frame,
+                        size_t consumed);
 
   Dispatcher* const dispatcher_;
   const NativeSessionOptions options_;
