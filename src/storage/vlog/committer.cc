@@ -551,12 +551,22 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
     force |= r->force_sync;
     ops += r->ops.size();
   }
-  // Several keys (an MSET, a group of writers): start loading all their directory slots now,
-  // so the key checks below overlap their cache misses instead of taking them one by one.
+  // Several keys (an MSET, a group of writers): start loading what their key checks below
+  // will touch (directory slots, then the old records), 16 keys at a time, so the checks
+  // overlap their cache misses instead of taking them one by one.
   if (ops > 1) {
+    uint64_t hashes[Store::kMaxPrefetchKeys];
+    size_t n = 0;
     for (Request* r : group) {
-      for (const EncodedOp& op : r->ops) keydir_.Prefetch(op.hash);
+      for (const EncodedOp& op : r->ops) {
+        hashes[n++] = op.hash;
+        if (n == Store::kMaxPrefetchKeys) {
+          PrefetchHashes(std::span(hashes, n));
+          n = 0;
+        }
+      }
     }
+    if (n > 0) PrefetchHashes(std::span(hashes, n));
   }
   Status s;
   if (active_->size + total > opts_.segment_target_bytes && active_->size > kSegmentHeaderSize) {

@@ -230,14 +230,18 @@ Status Store::Impl::ReadFileAt(const Segment& seg, uint64_t offset, size_t n, ch
 }
 
 size_t Store::Impl::PrefetchKeys(std::span<const std::string_view> keys) const {
+  uint64_t hashes[Store::kMaxPrefetchKeys];
+  const size_t n = std::min(keys.size(), Store::kMaxPrefetchKeys);
+  for (size_t i = 0; i < n; ++i) hashes[i] = KeyHash(KeySpace::kKv, keys[i]);
+  return PrefetchHashes(std::span<const uint64_t>(hashes, n));
+}
+
+size_t Store::Impl::PrefetchHashes(std::span<const uint64_t> key_hashes) const {
   constexpr size_t kMax = Store::kMaxPrefetchKeys;
-  const size_t n = std::min(keys.size(), kMax);
+  const size_t n = std::min(key_hashes.size(), kMax);
+  const uint64_t* hashes = key_hashes.data();
   // Stage 1: every key's directory slot.
-  uint64_t hashes[kMax];
-  for (size_t i = 0; i < n; ++i) {
-    hashes[i] = KeyHash(KeySpace::kKv, keys[i]);
-    keydir_.Prefetch(hashes[i]);
-  }
+  for (size_t i = 0; i < n; ++i) keydir_.Prefetch(hashes[i]);
   PageCache* cache = opts_.page_cache;
   if (cache == nullptr || cache->capacity_bytes() == 0) return 0;
   // Stage 2: read the slots (loaded by now, or on their way); where a record is on file, the

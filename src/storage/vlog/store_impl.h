@@ -259,6 +259,8 @@ class Store::Impl {
   Status ReadFileAt(const Segment& seg, uint64_t offset, size_t n, char* dst, size_t* got) const;
   // Store::PrefetchKeys.
   size_t PrefetchKeys(std::span<const std::string_view> keys) const;
+  // The same for keys given by their KeyHash (any key space; the first kMaxPrefetchKeys).
+  size_t PrefetchHashes(std::span<const uint64_t> key_hashes) const;
   // Forgets cached pages of `seg` from `offset` on (after a truncation or a drop).
   void ForgetPages(const Segment& seg, uint64_t offset) const;
   UnixMillis Now() const;
