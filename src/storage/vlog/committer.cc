@@ -132,7 +132,7 @@ uint64_t Store::Impl::AdvanceWritten(uint64_t bytes, const std::shared_ptr<Segme
       std::find(dirty_segments_.begin(), dirty_segments_.end(), seg) == dirty_segments_.end()) {
     dirty_segments_.push_back(seg);
   }
-  full_sync_requested_ |= force_full;
+  if (force_full) full_sync_lsn_ = std::max(full_sync_lsn_, written_lsn_);
   NotifySyncerLocked();
   return written_lsn_;
 }
@@ -202,7 +202,7 @@ Status Store::Impl::FlushWrites() {
 void Store::Impl::NotifySyncerLocked() {
   // A pacing syncer wakes by itself; only a forced sync cuts its wait short. Not waking it
   // per group saves the writer a futex call and the syncer a context switch.
-  if (!syncer_pacing_ || full_sync_requested_) syncer_cv_.notify_one();
+  if (!syncer_pacing_ || FullSyncPendingLocked()) syncer_cv_.notify_one();
 }
 
 void Store::Impl::SyncerLoop() {
@@ -229,7 +229,7 @@ void Store::Impl::SyncerLoop() {
         // write (or Sync, a checkpoint, Close) does not wait.
         syncer_pacing_ = true;
         syncer_cv_.wait_until(lock, last_sync + interval,
-                              [&] { return syncer_stop_ || full_sync_requested_; });
+                              [&] { return syncer_stop_ || FullSyncPendingLocked(); });
         syncer_pacing_ = false;
       }
     }
@@ -242,8 +242,7 @@ void Store::Impl::SyncerLoop() {
         std::lock_guard lock(sync_mu_);
         target = written_lsn_;
         segments.swap(dirty_segments_);
-        if (full_sync_requested_) mode = platform::SyncMode::kFull;
-        full_sync_requested_ = false;
+        if (FullSyncPendingLocked()) mode = platform::SyncMode::kFull;
       }
       // One write call for every group appended since the last pass (FlushWrites may have
       // written some already), then the syncs.
@@ -623,8 +622,10 @@ std::vector<Request*> Store::Impl::CommitWrites(std::vector<Request*>& group) {
         dirty_segments_.end()) {
       dirty_segments_.push_back(active_);
     }
-    full_sync_requested_ |= force;
-    if (force) force_lsn_ = written_lsn_;
+    if (force) {
+      force_lsn_ = written_lsn_;
+      full_sync_lsn_ = written_lsn_;
+    }
     for (Request* r : group) {
       r->lsn = written_lsn_;
       if (r->status.ok() && r->ticket_out == nullptr && sync_failure_.ok()) {

@@ -297,6 +297,38 @@ TEST_F(FaultTest, RelaxedFlushWritesAcknowledgesBetweenPacedSyncs) {
   EXPECT_EQ(store->stats().unsynced_acked_bytes, 0u);
 }
 
+// A Sync that a syncer pass already in progress covers is done when that pass is: it leaves no
+// request behind that would make a later pass skip the relaxed pacing interval (it used to: a
+// deferred write right after such a Sync was written and acknowledged at once by the syncer).
+TEST_F(FaultTest, ASyncCoveredByAPassInProgressLeavesThePacingAlone) {
+  auto o = Options();
+  o.durability = Durability::kRelaxed;
+  o.relaxed_sync_interval_ms = 60'000;
+  auto store = OpenOrDie(o);
+  env_.HoldSyncs(true);
+  const ReleaseSyncsAtExit release(&env_);
+  ASSERT_TRUE(store->Put("first", "1").ok());  // acknowledged once written; its pass starts
+  const auto deadline = std::chrono::steady_clock::now() + kSoon;
+  while (env_.syncs_waiting() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(env_.syncs_waiting(), 1) << "the syncer's pass for 'first' did not start";
+  auto sync = std::async(std::launch::async, [&] { return store->Sync(); });
+  EXPECT_EQ(sync.wait_for(kStuck), std::future_status::timeout);  // waits for that pass
+  env_.HoldSyncs(false);
+  ASSERT_EQ(sync.wait_for(kSoon), std::future_status::ready);
+  ASSERT_TRUE(sync.get().ok());
+  const uint64_t ticket = PutDeferred(*store, "deferred", "deferred-value");
+  ASSERT_GT(ticket, 0u);
+  std::atomic<bool> acked{false};
+  store->OnDurable(ticket, [&](const Status& s) { acked = s.ok(); });
+  std::this_thread::sleep_for(kStuck);
+  EXPECT_FALSE(acked.load()) << "a pass ran within the pacing interval";
+  EXPECT_FALSE(InLogFiles(dir_.path(), "deferred-value"));
+  ASSERT_TRUE(store->FlushWrites().ok());
+  EXPECT_TRUE(acked.load());
+}
+
 TEST_F(FaultTest, SyncCountsFollowTheTier) {
   auto o = Options();
   o.durability = Durability::kKernel;

@@ -310,7 +310,12 @@ class Store::Impl {
   uint64_t kernel_lsn_ = 0;             // log bytes written to their files
   uint64_t durable_lsn_ = 0;            // log bytes known durable
   uint64_t force_lsn_ = 0;              // end of the last force-sync (WAIT_DURABLE) group
-  bool full_sync_requested_ = false;    // next pass uses fsync even at the relaxed tier
+  // A forced full sync (Sync, a checkpoint, Close, a WAIT_DURABLE group) wants the log synced
+  // up to here: while durable_lsn_ is below it, passes use fsync even at the relaxed tier and
+  // the pacing syncer does not wait out its interval. A position, not a flag, so a request
+  // that an ongoing pass already covers leaves nothing behind to force a later pass.
+  uint64_t full_sync_lsn_ = 0;
+  bool FullSyncPendingLocked() const { return full_sync_lsn_ > durable_lsn_; }
   std::vector<std::shared_ptr<Segment>> dirty_segments_;
   std::deque<Request*> awaiting_sync_;  // blocking writers, in lsn order
   std::multimap<uint64_t, std::function<void(const Status&)>> durable_callbacks_;
