@@ -306,12 +306,13 @@ Status DiskIndex::CheckRecord(uint32_t node, const char* rec) const {
 
 namespace {
 
-// Copies one 4 KiB page into the cache. The cache owns unaligned page buffers, so the bytes
-// read with O_DIRECT into aligned scratch are copied once.
+// Copies one 4 KiB page into the cache (the bytes were read with O_DIRECT into the query's
+// aligned scratch; the cache's buffers are 4 KiB-aligned too, but a read fills several pages
+// at once and only some of them are inserted).
 void InsertPage(storage::PageCache* cache, uint32_t owner, uint64_t file_id, uint64_t page_no,
                 const char* src) {
-  auto page = std::make_shared<storage::PageCache::Page>();
-  page->data.reset(new char[kSectorBytes]);
+  static_assert(kSectorBytes == storage::PageCache::kPageSize);
+  auto page = storage::PageCache::NewPage();
   std::memcpy(page->data.get(), src, kSectorBytes);
   page->valid = static_cast<uint32_t>(kSectorBytes);
   cache->Insert(file_id, page_no, std::move(page), owner);

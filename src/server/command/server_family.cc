@@ -13,6 +13,7 @@
 #include "server/command/arg_parse.h"
 #include "server/command/families.h"
 #include "server/command/string_match.h"
+#include "storage/cache/page_buffers.h"
 #include "storage/cache/page_cache.h"
 #include "telemetry/metrics.h"
 
@@ -100,15 +101,17 @@ std::string InfoSection(Engine& e, std::string_view section) {
       cs = cache->stats();
       cache_memory = cache->MemoryUsage();
     }
+    const storage::PageBuffers::Stats pool = storage::PageBuffers::Global().stats();
     return fmt::format(
         "# Skeg\r\nvectors:{}\r\nindexes:{}\r\nvector_index_ram_bytes:{}\r\ncache_bytes:{}\r\n"
         "cache_capacity_bytes:{}\r\ncache_memory_bytes:{}\r\ncache_pages:{}\r\n"
         "cache_hits:{}\r\ncache_misses:{}\r\ncache_evictions:{}\r\n"
+        "cache_buffer_pool_bytes:{}\r\ncache_buffer_free_bytes:{}\r\n"
         "keydir_bytes:{}\r\ncompactions:{}\r\ncompaction_bytes_reclaimed:{}\r\n",
         vectors ? vectors->vector_count() : 0, vectors ? vectors->index_count() : 0,
         vectors ? vectors->MemoryUsage() : 0, cs.bytes, cs.capacity_bytes, cache_memory, cs.pages,
-        cs.hits, cs.misses, cs.evictions, s.keydir_bytes, s.compactions,
-        s.compaction_bytes_reclaimed);
+        cs.hits, cs.misses, cs.evictions, pool.mapped_bytes, pool.free_bytes, s.keydir_bytes,
+        s.compactions, s.compaction_bytes_reclaimed);
   }
   return "";
 }

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "server/command/command_test_base.h"
+#include "storage/cache/page_buffers.h"
 #include "storage/cache/page_cache.h"
 #include "telemetry/metrics.h"
 
@@ -77,6 +78,16 @@ TEST_F(ServerFamilyTest, InfoReportsThePageCache) {
   EXPECT_EQ(InfoField(info, "cache_misses"), static_cast<int64_t>(cs.misses));
   EXPECT_EQ(InfoField(info, "cache_evictions"), 0);
   EXPECT_GE(InfoField(info, "cache_memory_bytes"), InfoField(info, "cache_bytes"));
+  // The page buffers' pool (process-wide): at least the cached pages' buffers, unless each
+  // buffer is its own allocation (AddressSanitizer builds report 0).
+  const storage::PageBuffers::Stats pool = storage::PageBuffers::Global().stats();
+  EXPECT_LE(InfoField(info, "cache_buffer_free_bytes"), InfoField(info, "cache_buffer_pool_bytes"));
+  if (pool.mapped_bytes > 0) {
+    EXPECT_GE(
+        InfoField(info, "cache_buffer_pool_bytes") - InfoField(info, "cache_buffer_free_bytes"),
+        static_cast<int64_t>(cs.pages * storage::PageCache::kPageSize));
+    EXPECT_EQ(InfoField(info, "cache_buffer_pool_bytes") % storage::PageBuffers::kChunkBytes, 0);
+  }
   runner_.reset();  // before the cache goes
   store_.reset();
 }

@@ -373,6 +373,13 @@ PageCache::~PageCache() = default;
 
 uint64_t PageCache::NewFileId() { return g_next_file_id.fetch_add(1, std::memory_order_relaxed); }
 
+std::shared_ptr<PageCache::Page> PageCache::NewPage() {
+  static_assert(kPageSize == PageBuffers::kBufferBytes);
+  auto page = std::make_shared<Page>();
+  page->data.reset(PageBuffers::Global().Allocate());
+  return page;
+}
+
 PageCache::Shard& PageCache::ShardFor(uint64_t file_id, uint64_t page_no) {
   return *shards_[KeyHasher()(Key{file_id, page_no}) % shards_.size()];
 }

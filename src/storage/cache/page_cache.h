@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "storage/cache/page_buffers.h"
 
 namespace skeg::storage {
 
@@ -44,11 +45,16 @@ class PageCache {
   static constexpr uint32_t kNoOwner = 0;
 
   // An immutable page: `valid` bytes of file data starting at the page's offset (less than
-  // kPageSize only for the last page of a file that was still growing when it was read).
+  // kPageSize only for the last page of a file that was still growing when it was read). The
+  // buffer comes from PageBuffers::Global() (huge-page chunks); make pages with NewPage().
   struct Page {
-    std::unique_ptr<char[]> data;
+    std::unique_ptr<char[], PageBufferDeleter> data;
     uint32_t valid = 0;
   };
+
+  // A page with a kPageSize buffer from PageBuffers::Global() (contents unspecified) and
+  // `valid` 0, for the caller to fill before Insert. Throws std::bad_alloc like new.
+  static std::shared_ptr<Page> NewPage();
 
   struct Stats {
     uint64_t hits = 0;

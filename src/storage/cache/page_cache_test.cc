@@ -11,8 +11,7 @@ namespace skeg::storage {
 namespace {
 
 std::shared_ptr<const PageCache::Page> MakePage(uint64_t tag) {
-  auto p = std::make_shared<PageCache::Page>();
-  p->data = std::make_unique<char[]>(PageCache::kPageSize);
+  auto p = PageCache::NewPage();
   std::memcpy(p->data.get(), &tag, sizeof(tag));
   p->valid = PageCache::kPageSize;
   return p;
@@ -92,8 +91,7 @@ TEST(PageCacheTest, PrefetchHintsChangeNothing) {
   // and a prefetched page is not protected from eviction as a read one would be.
   PageCache cache(200 * kCharge, 2);
   for (uint64_t i = 0; i < 100; ++i) cache.Insert(1, i, MakePage(i));
-  auto partial = std::make_shared<PageCache::Page>();
-  partial->data = std::make_unique<char[]>(PageCache::kPageSize);
+  auto partial = PageCache::NewPage();
   partial->valid = 100;
   cache.Insert(2, 0, partial);
   const PageCache::Stats before = cache.stats();
@@ -251,8 +249,7 @@ namespace {
 
 TEST(PageCacheReadTest, ReadIfCachedCopiesOnlyValidBytes) {
   PageCache cache(100 * kCharge, 1);
-  auto p = std::make_shared<PageCache::Page>();
-  p->data = std::make_unique<char[]>(PageCache::kPageSize);
+  auto p = PageCache::NewPage();
   for (size_t i = 0; i < PageCache::kPageSize; ++i) p->data[i] = static_cast<char>(i % 251);
   p->valid = 1000;  // a page read while its file was 1000 bytes long
   cache.Insert(4, 2, p);
@@ -270,8 +267,7 @@ namespace skeg::storage {
 namespace {
 
 std::shared_ptr<const PageCache::Page> FairPage() {
-  auto p = std::make_shared<PageCache::Page>();
-  p->data = std::make_unique<char[]>(PageCache::kPageSize);
+  auto p = PageCache::NewPage();
   p->valid = PageCache::kPageSize;
   return p;
 }

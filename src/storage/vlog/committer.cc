@@ -416,8 +416,7 @@ void Store::Impl::CacheWritten(Segment& seg, uint64_t base, std::string_view byt
     const uint64_t from = std::max(page_start, base);
     if (from > page_start && !carry_known) continue;  // the page's start is not in memory
     const uint64_t to = std::min(page_start + kPage, end);
-    auto page = std::make_shared<PageCache::Page>();
-    page->data.reset(new char[kPage]);
+    auto page = PageCache::NewPage();
     if (from > page_start) std::memcpy(page->data.get(), seg.carry.data(), from - page_start);
     std::memcpy(page->data.get() + (from - page_start), bytes.data() + (from - base), to - from);
     page->valid = static_cast<uint32_t>(to - page_start);

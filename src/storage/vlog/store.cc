@@ -214,8 +214,7 @@ Status Store::Impl::ReadFileAt(const Segment& seg, uint64_t offset, size_t n, ch
     std::shared_ptr<const PageCache::Page> page;
     {
       // Miss, or a page cached while the file was shorter: read the whole page again.
-      auto fresh = std::make_shared<PageCache::Page>();
-      fresh->data = std::make_unique<char[]>(kPage);
+      auto fresh = PageCache::NewPage();
       SKEG_ASSIGN_OR_RETURN(size_t r, seg.file->ReadAt(page_no * kPage, kPage, fresh->data.get()));
       fresh->valid = static_cast<uint32_t>(r);
       page = r > 0 ? cache->Insert(seg.cache_id, page_no, std::move(fresh)) : std::move(fresh);
