@@ -265,7 +265,8 @@ size_t Store::Impl::PrefetchHashes(std::span<const uint64_t> key_hashes) const {
       if (it == segments_.end()) continue;
       const Segment& seg = *it->second;
       const uint32_t bytes = std::min(locs[i].size, Store::kPrefetchRecordBytes);
-      if (bytes == 0 || locs[i].offset + bytes > seg.flushed.load(std::memory_order_acquire)) {
+      if (bytes == 0 ||
+          uint64_t{locs[i].offset} + bytes > seg.flushed.load(std::memory_order_acquire)) {
         continue;
       }
       targets[t++] = Target{seg.cache_id, locs[i].offset, bytes};
