@@ -46,7 +46,9 @@ class PageCache {
 
   // An immutable page: `valid` bytes of file data starting at the page's offset (less than
   // kPageSize only for the last page of a file that was still growing when it was read). The
-  // buffer comes from PageBuffers::Global() (huge-page chunks); make pages with NewPage().
+  // buffer comes from PageBuffers::Global() (huge-page chunks); make pages with NewPage() and
+  // never put a buffer of another origin into `data`: its deleter returns it to that pool
+  // (AddressSanitizer builds report such a mix-up as an alloc-dealloc mismatch).
   struct Page {
     std::unique_ptr<char[], PageBufferDeleter> data;
     uint32_t valid = 0;
