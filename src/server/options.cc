@@ -263,6 +263,12 @@ ListenerOptions DefineFlags(CLI::App& app, Binary binary, ServerOptions& out, Ra
               ->type_name("W")
               ->capture_default_str()
               ->check(CLI::Range(1u, 64u)));
+  WithEnv(app.add_option("--compaction-nice", out.compaction_nice,
+                         "Nice increment of the value-log compactor thread (0 = the server's "
+                         "CPU priority)")
+              ->type_name("N")
+              ->capture_default_str()
+              ->check(CLI::Range(0, 19)));
   raw.build_memory_bytes = FormatByteSize(out.build_memory_bytes);
   WithEnv(app.add_option("--build-memory-bytes", raw.build_memory_bytes,
                          "Memory budget of index builds (0 = chosen by the builder)")
@@ -547,6 +553,7 @@ storage::StoreOptions ToStoreOptions(const ServerOptions& options) {
   store.data_dir = options.data_dir;
   store.durability = options.durability;
   store.create_if_missing = options.mode == ServerMode::kReadWrite;
+  store.compaction_nice = options.compaction_nice;
   return store;
 }
 

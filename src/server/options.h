@@ -116,6 +116,9 @@ struct ServerOptions {
   uint32_t l_search = 150;          // default list size of disk-index searches
   uint32_t beam_width = 4;          // disk-index search: records read per round (W)
   std::string config_file;          // the TOML file that was read, empty if none
+  // Added to the value-log compactor thread's nice value (0..19): background compaction yields
+  // the CPU to request threads and to the rest of the machine (storage::StoreOptions).
+  int compaction_nice = 5;
 
   // The endpoint of the RESP listener and of the native one, whichever flag configures them.
   const ListenerConfig& resp_listener() const { return binary == Binary::kSkeg ? resp_addr : addr; }

@@ -93,6 +93,7 @@ TEST_F(OptionsTest, DefaultsOfSkeg) {
   EXPECT_EQ(o.io, IoMode::kDirect);
   EXPECT_EQ(o.max_bulk_bytes, 512ull << 20);
   EXPECT_EQ(o.build_memory_bytes, 0u);
+  EXPECT_EQ(o.compaction_nice, 5);
   EXPECT_EQ(o.config_file, "");
 }
 
@@ -151,7 +152,9 @@ TEST_F(OptionsTest, AllFlagsParse) {
                                               "--max-bulk-bytes",
                                               "1M",
                                               "--build-memory-bytes",
-                                              "2G"});
+                                              "2G",
+                                              "--compaction-nice",
+                                              "0"});
   EXPECT_EQ(o.data_dir, "/tmp/x");
   EXPECT_EQ(o.durability, storage::Durability::kPowerLoss);
   EXPECT_EQ(o.tier, (TierSpec{TierSpec::Kind::kPq, 16, 256}));
@@ -174,6 +177,7 @@ TEST_F(OptionsTest, AllFlagsParse) {
   EXPECT_EQ(store.data_dir, "/tmp/x");
   EXPECT_EQ(store.durability, storage::Durability::kPowerLoss);
   EXPECT_FALSE(store.create_if_missing);  // serve mode never creates a store
+  EXPECT_EQ(store.compaction_nice, 0);
 }
 
 TEST_F(OptionsTest, EnvironmentOverridesDefaults) {
@@ -324,6 +328,8 @@ TEST_F(OptionsTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(Binary::kSkeg, {"--io", "mmap"}), HasSubstr("mmap"));
   EXPECT_THAT(ErrorOf(Binary::kSkeg, {"--cache-bytes", "12parsecs"}), HasSubstr("parsecs"));
   EXPECT_THAT(ErrorOf(Binary::kSkeg, {"--max-clients", "-5"}), HasSubstr("max-clients"));
+  EXPECT_THAT(ErrorOf(Binary::kSkeg, {"--compaction-nice", "20"}), HasSubstr("compaction-nice"));
+  EXPECT_THAT(ErrorOf(Binary::kSkeg, {"--compaction-nice", "-1"}), HasSubstr("compaction-nice"));
   EXPECT_THAT(ErrorOf(Binary::kSkeg, {"--addr", "nowhere:1"}), HasSubstr("nowhere"));
   EXPECT_THAT(ErrorOf(Binary::kSkeg, {"--metrics-addr", "nowhere"}), HasSubstr("nowhere"));
   EXPECT_THAT(ErrorOf(Binary::kSkeg, {"--data-dir"}), HasSubstr("data-dir"));

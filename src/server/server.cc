@@ -22,6 +22,7 @@
 
 #include "index/distance/distance.h"
 #include "platform/cpu_features.h"
+#include "platform/thread.h"
 #include "server/command/dispatcher.h"
 #include "server/command/engine.h"
 #include "server/metrics_endpoint.h"
@@ -672,7 +673,10 @@ Status Server::Impl::Run() {
   SKEG_CHECK(started_);
   spdlog::info("ready: {} I/O threads", options_.workers);
   for (uint32_t i = 0; i < options_.workers; ++i) {
-    threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this] {
+      platform::SetCurrentThreadName("skeg-io");
+      io_.run();
+    });
   }
   {
     std::unique_lock lock(mu_);

@@ -8,6 +8,7 @@
 
 #include "common/coding.h"
 #include "common/hash.h"
+#include "platform/thread.h"
 #include "storage/vlog/store_impl.h"
 
 namespace skeg::storage {
@@ -206,6 +207,7 @@ void Store::Impl::NotifySyncerLocked() {
 }
 
 void Store::Impl::SyncerLoop() {
+  platform::SetCurrentThreadName("skeg-syncer");
   // relaxed: fdatasync; kernel and power-loss: fsync (power-loss files are also O_DSYNC).
   const platform::SyncMode tier_mode = opts_.durability == Durability::kRelaxed
                                            ? platform::SyncMode::kData
@@ -794,6 +796,14 @@ Status Store::Impl::Close() {
   }
   compactor_cv_.notify_all();
   if (compactor_.joinable()) compactor_.join();
+  if (bg_committer_.joinable()) {  // after the compactor: nothing is handed over any more
+    {
+      std::lock_guard lock(bg_mu_);
+      bg_stop_ = true;
+    }
+    bg_cv_.notify_all();
+    bg_committer_.join();
+  }
   bool was_accepting;
   {
     std::lock_guard lock(queue_mu_);

@@ -11,13 +11,44 @@
 #include <spdlog/spdlog.h>
 
 #include "common/hash.h"
+#include "platform/thread.h"
 #include "storage/vlog/store_impl.h"
 
 namespace skeg::storage {
 
 namespace {
 constexpr size_t kRelocationBatchBytes = 4 << 20;
+// True on a compactor thread that lowered its CPU priority: its commits go through the
+// background-commit thread.
+thread_local bool t_low_priority = false;
 }  // namespace
+
+Status Store::Impl::SubmitBackground(Request* req) {
+  if (!t_low_priority) return Submit(req);
+  std::unique_lock lock(bg_mu_);
+  bg_request_ = req;
+  bg_done_ = false;
+  bg_cv_.notify_all();
+  bg_cv_.wait(lock, [&] { return bg_done_; });
+  return bg_status_;
+}
+
+void Store::Impl::BackgroundCommitLoop() {
+  platform::SetCurrentThreadName("skeg-bg-commit");
+  std::unique_lock lock(bg_mu_);
+  while (true) {
+    bg_cv_.wait(lock, [&] { return bg_stop_ || bg_request_ != nullptr; });
+    if (bg_request_ == nullptr) return;  // stopping, nothing handed over
+    Request* req = bg_request_;
+    bg_request_ = nullptr;
+    lock.unlock();
+    Status s = Submit(req);
+    lock.lock();
+    bg_status_ = std::move(s);
+    bg_done_ = true;
+    bg_cv_.notify_all();
+  }
+}
 
 std::vector<uint32_t> Store::Impl::EligibleSegments() const {
   std::vector<uint32_t> out;
@@ -73,7 +104,7 @@ Status Store::Impl::ExpireSweep(uint32_t first_shard, uint32_t shard_count) {
   Request req;
   req.kind = Request::Kind::kRelocate;
   req.relocations = &expired;
-  return Submit(&req);
+  return SubmitBackground(&req);
 }
 
 Status Store::Impl::Compact() {
@@ -87,6 +118,14 @@ Status Store::Impl::Compact() {
 }
 
 void Store::Impl::CompactorLoop() {
+  platform::SetCurrentThreadName("skeg-compactor");
+  if (opts_.compaction_nice > 0) {
+    if (Status s = platform::LowerCurrentThreadPriority(opts_.compaction_nice); s.ok()) {
+      t_low_priority = bg_committer_.joinable();
+    } else {
+      spdlog::warn("value log: compactor keeps the server's CPU priority: {}", s.ToString());
+    }
+  }
   while (true) {
     {
       std::unique_lock lock(compactor_mu_);
@@ -138,7 +177,7 @@ Status Store::Impl::CompactSegment(uint32_t id) {
     Request req;
     req.kind = Request::Kind::kRelocate;
     req.relocations = &pending;
-    Status s = Submit(&req);
+    Status s = SubmitBackground(&req);
     throttle(pending_bytes);
     pending.clear();
     pending_bytes = 0;
@@ -208,9 +247,8 @@ Status Store::Impl::CompactSegment(uint32_t id) {
   uint64_t offset = 0;
   Status why;
   while (true) {
-    {
-      std::lock_guard lock(compactor_mu_);
-      if (compactor_stop_) return Status::Cancelled("store is closing");
+    if (compactor_stop_.load(std::memory_order_relaxed)) {
+      return Status::Cancelled("store is closing");
     }
     auto outcome = scanner.Next(&rec, &offset, &why);
     if (outcome == SegmentScanner::Outcome::kEnd) break;
@@ -239,7 +277,7 @@ Status Store::Impl::CompactSegment(uint32_t id) {
   Request drop;
   drop.kind = Request::Kind::kDropSegment;
   drop.segment = id;
-  Status s = Submit(&drop);
+  Status s = SubmitBackground(&drop);
   if (s.ok()) {
     compactions_.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("value log: compacted segment {} ({} bytes)", id, seg->size.load());

@@ -113,7 +113,11 @@ Status Store::Impl::Open() {
     std::lock_guard lock(queue_mu_);
     accepting_ = true;
   }
-  if (opts_.background_compaction) compactor_ = std::thread([this] { CompactorLoop(); });
+  if (opts_.background_compaction) {
+    // The background-commit thread exists before the compactor, which checks for it.
+    if (opts_.compaction_nice > 0) bg_committer_ = std::thread([this] { BackgroundCommitLoop(); });
+    compactor_ = std::thread([this] { CompactorLoop(); });
+  }
   return Status::Ok();
 }
 

@@ -41,6 +41,9 @@ Status StoreOptions::Validate() const {
   if (max_group_batches == 0 || max_group_bytes == 0) {
     return Status::InvalidArgument("commit group bounds must be positive");
   }
+  if (compaction_nice < 0 || compaction_nice > 19) {
+    return Status::InvalidArgument("compaction_nice must be within [0, 19]");
+  }
   return Status::Ok();
 }
 

@@ -101,6 +101,13 @@ struct StoreOptions {
   bool background_compaction = true;
   // Interval of the background compactor's checks, milliseconds.
   uint32_t compaction_check_ms = 1000;
+  // CPU priority of the background compactor: its thread's nice value is raised by this much
+  // (0..19; 0 leaves it at the server's). Under CPU contention its scans then yield to the
+  // request threads and to the rest of the machine, and run on idle cycles otherwise. The
+  // commits of what it relocates still run at the server's priority (a low-priority thread
+  // never leads a commit group that foreground writes wait behind). Under a CPU that stays
+  // saturated, compaction slows down and disk space is reclaimed later.
+  int compaction_nice = 5;
 
   // Page cache for value reads (not owned; must outlive the store; shared with the vector
   // indexes). Null: every read is a pread.

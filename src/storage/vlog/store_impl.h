@@ -11,7 +11,9 @@
 //     segments_mu_ (shared), holding a shared_ptr<Segment> while they read, so a segment
 //     dropped by compaction stays readable until they finish.
 //   - The compactor thread scans sealed segments through the reader API and hands relocation
-//     requests to the committer.
+//     requests to the committer. It runs at a lower CPU priority (compaction_nice); its
+//     requests are then submitted by the background-commit thread, at the server's priority,
+//     so that a preempted low-priority thread never leads a group others wait behind.
 #pragma once
 
 #include <atomic>
@@ -293,11 +295,25 @@ class Store::Impl {
 
   std::mutex compactor_mu_;
   std::condition_variable compactor_cv_;
-  bool compactor_stop_ = false;  // guarded by compactor_mu_
+  // Set under compactor_mu_ (for the waits); read without it by the compactor's scan loop.
+  std::atomic<bool> compactor_stop_{false};
   bool compactor_kick_ = false;  // guarded by compactor_mu_: a segment was sealed
   std::thread compactor_;
   std::mutex compaction_run_mu_;  // one compaction pass at a time
   uint32_t expiry_cursor_ = 0;    // compactor thread: next shard to sweep
+
+  // Background commits (compaction.cc). On the low-priority compactor thread, SubmitBackground
+  // hands the request to the background-commit thread (server priority), which submits it and
+  // reports the result; anywhere else it is Submit. One request in flight at a time.
+  Status SubmitBackground(Request* req);
+  void BackgroundCommitLoop();
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  Request* bg_request_ = nullptr;  // guarded by bg_mu_: handed over, not yet submitted
+  bool bg_done_ = false;           // guarded by bg_mu_: bg_status_ holds its result
+  Status bg_status_;               // guarded by bg_mu_
+  bool bg_stop_ = false;           // guarded by bg_mu_
+  std::thread bg_committer_;
 
   bool closed_ = false;
   std::mutex close_mu_;
