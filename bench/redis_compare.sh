@@ -9,16 +9,20 @@
 #   (requests per test at -P 1; pipelined tests run 5x as many)
 # Environment: REPEAT=N (default 1) runs every (pipeline, pair) block N times; the table then
 # shows the median of each column and of the per-run ratios, and the CSV has one row per run.
+# PIPELINES (default "1 16") and PAIRS (default "kernel/always relaxed/everysec") pick blocks;
+# OUT (default bench/results/redis_compare.csv) is where the CSV goes.
 # Every block starts a fresh redis-server and a fresh skeg-resp3 (empty data directories), so
 # background work left by one block (skeg compacting away the previous FLUSHALL, Redis
-# rewriting its AOF) cannot slow the next; which server goes first alternates between runs.
+# rewriting its AOF) cannot slow the next, and waits for the kernel to write back the previous
+# block's files (`sync`, then SETTLE seconds, default 2) before it starts, so that writeback
+# does not land on whichever server runs first. Which server goes first alternates between runs.
 # Prints a Markdown table (skeg/redis ratio per row) and writes bench/results/redis_compare.csv.
 # Servers are pinned to CPU 0 and the benchmark client to CPU 1 (2-core machine).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N="${1:-100000}"
 BIN="${2:-$ROOT/build/release/bin}"
-OUT="$ROOT/bench/results/redis_compare.csv"
+OUT="${OUT:-$ROOT/bench/results/redis_compare.csv}"
 WORK="$(mktemp -d /tmp/skeg-redis-compare.XXXX)"
 PIDS=()
 # Stops the servers started so far (each block starts its own) and removes their directories.
@@ -54,10 +58,12 @@ REPEAT="${REPEAT:-1}"
 P=$(( 20000 + RANDOM % 10000 ))
 mkdir -p "$(dirname "$OUT")"
 echo "run,pair,pipeline,test,skeg_rps,redis_rps,ratio,skeg_p50_ms,redis_p50_ms" > "$OUT"
+SETTLE="${SETTLE:-2}"
 for run in $(seq 1 "$REPEAT"); do
-  for pipeline in 1 16; do
-    for pair in kernel/always relaxed/everysec; do
+  for pipeline in ${PIPELINES:-1 16}; do
+    for pair in ${PAIRS:-kernel/always relaxed/everysec}; do
       IFS=/ read -r durability fsync <<< "$pair"
+      sync; sleep "$SETTLE"
       P=$((P + 2))
       start_redis "$P" "$fsync" || { echo "redis-server did not start:" >&2; cat "$WORK/redis-$P.log" >&2; exit 1; }
       start_skeg $((P + 1)) "$durability" || { echo "skeg-resp3 did not start:" >&2; cat "$WORK/skeg-$((P + 1)).log" >&2; exit 1; }
