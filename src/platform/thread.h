@@ -4,9 +4,9 @@
 // Linux gives every thread its own nice value (setpriority(PRIO_PROCESS, tid) acts on one
 // thread), so a background thread can yield the CPU to the request threads of the same process
 // and to the rest of the machine (on skeg's target machine: the language model) without any
-// change to the others. An unprivileged process can raise a thread's nice value but never lower
-// it again, so lowering is one-way: a thread that must sometimes run at the server's priority
-// has to hand that work to another thread.
+// change to the others. Without CAP_SYS_NICE (or an RLIMIT_NICE allowance) a process can raise
+// a thread's nice value but never lower it again, so lowering is one-way: a thread that must
+// sometimes run at the server's priority has to hand that work to another thread.
 //
 // Thread-safety: each function acts on the calling thread only.
 #pragma once

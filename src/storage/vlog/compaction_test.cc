@@ -191,10 +191,10 @@ TEST(CompactionTest, CompactorScansAtLowerPriorityAndCommitsAtTheServers) {
   auto compactor = WaitForThread("skeg-compactor", std::min(base + 7, 19));
   ASSERT_TRUE(compactor.has_value());
   EXPECT_EQ(compactor->nice, std::min(base + 7, 19));
-  auto committer = FindThread("skeg-bg-commit");
+  auto committer = WaitForThread("skeg-bg-commit", base);
   ASSERT_TRUE(committer.has_value());
   EXPECT_EQ(committer->nice, base);
-  auto syncer = FindThread("skeg-syncer");
+  auto syncer = WaitForThread("skeg-syncer", base);
   ASSERT_TRUE(syncer.has_value());
   EXPECT_EQ(syncer->nice, base);
 
